@@ -46,6 +46,8 @@ Journey = dict[str, Any]
 CompletionCallback = Callable[[Journey], None]
 
 _WIDTH = len(STAGE_ORDER)
+# Stage -> (column, checkpoint name): one dict lookup validates a checkpoint and finds its column.
+_CHECKPOINTS = {stage: (STAGE_COLUMN[stage], name) for stage, name in JOURNEY_STAGES.items()}
 _NAN = math.nan
 _NAN_ROW = array("d", [_NAN] * _WIDTH)
 _T5, _T7, _T11 = STAGE_COLUMN["T5"], STAGE_COLUMN["T7"], STAGE_COLUMN["T11"]
@@ -100,6 +102,7 @@ class JourneyTracker:
         self.max_entries = max_entries
         self.cleanup_interval_ms = cleanup_interval_ms
         self._clock = clock or now_ms
+        self._injected_clock = clock  # None: the hot path reads time.time_ns() itself (no extra call)
         self.on_complete = on_complete
         self._lock = threading.Lock()
         self._index: OrderedDict[str, int] = OrderedDict()
@@ -111,10 +114,10 @@ class JourneyTracker:
         self._completed = array("d")
         self._state = array("b")
         self._has_agent = array("b")
-        self._channel = array("l")
-        self._instance = array("l")
+        self._channel = array("i")
+        self._instance = array("i")
         self._precision = array("d")
-        self._extra = array("l")
+        self._extra = array("i")
         self._ids: list[str | None] = []
         self._chats: list[str | None] = []
         self._reasons: dict[int, str] = {}
@@ -133,19 +136,23 @@ class JourneyTracker:
         Returns True when stored, False when the stage already had a value (the first one is kept).
         Raises ValueError for an unknown stage or a name that does not match it.
         """
-        col = STAGE_COLUMN.get(stage)
-        if col is None or JOURNEY_STAGES[stage] != name:
+        checkpoint = _CHECKPOINTS.get(stage)
+        if checkpoint is None or checkpoint[1] != name:
             raise ValueError(f"unknown checkpoint {stage!r}/{name!r}")
-        now = self._clock()
+        col = checkpoint[0]
+        clock = self._injected_clock
+        now = time.time_ns() / 1e6 if clock is None else clock()
         if timestamp is None:
             timestamp = now
-        finished = None
-        with self._lock:
+        expired = finished = None
+        lock = self._lock
+        lock.acquire()  # try/finally: measurably cheaper than `with` on this path
+        try:
             slot = self._index.get(correlation_id)
             if slot is None:
                 slot = self._open(correlation_id, now)
             elif now - self._started[slot] > self.ttl_ms:
-                finished = self._expire(correlation_id, slot, now)
+                expired = self._expire(correlation_id, slot, now)
                 slot = self._open(correlation_id, now)
             else:
                 self._index.move_to_end(correlation_id)
@@ -158,8 +165,14 @@ class JourneyTracker:
                 stored = True
                 if col == _T11 and self._state[slot] == _ACTIVE:
                     finished = self._finish(slot, _COMPLETED, now, None)
-        if finished is not None and self.on_complete is not None:
-            self.on_complete(finished)
+        finally:
+            lock.release()
+        on_complete = self.on_complete
+        if on_complete is not None:
+            if expired is not None:  # the old journey under this id ran out before this record
+                on_complete(expired)
+            if finished is not None:
+                on_complete(finished)
         return stored
 
     def should_sample(self) -> bool:
@@ -254,13 +267,11 @@ class JourneyTracker:
             "since": since,
             "stages": {},
         }
-        deltas = _latency_matrix(view["times"])
-        deltas.sort(axis=0)  # NaN (missing) sorts last, negatives first
-        present = deltas.shape[0] - np.count_nonzero(np.isnan(deltas), axis=0)
+        stage_rows = view["stages"]
         for k, key in enumerate(LATENCY_KEYS):
-            column = deltas[: present[k], k]
-            negative = int(np.searchsorted(column, 0.0, side="left"))
-            summary["stages"][key] = _stats(column[negative:], negative)
+            row = _latency_row(stage_rows, k)  # NaN where an end is missing: neither counted nor negative
+            negative = int(np.count_nonzero(row < 0.0))
+            summary["stages"][key] = _stats(row[row >= 0.0], negative)
         return summary
 
     def list_journeys(
@@ -274,11 +285,11 @@ class JourneyTracker:
         since: float | None = None,
     ) -> list[Journey]:
         """Live journeys, newest first, or slowest first by the latency key `slowest`."""
-        view = self._columns(since=since, channel=channel, instance_id=instance_id, status=status)
+        view = self._columns(since=since, channel=channel, instance_id=instance_id, status=status, with_ids=True)
         slots = view["slots"]
         if slowest is not None:
             k = LATENCY_KEYS.index(slowest)  # ValueError for an unknown key
-            values = _latency_matrix(view["times"])[:, k]
+            values = _latency_row(view["stages"], k)
             keep = ~np.isnan(values)
             slots, values = slots[keep], values[keep]
             order = np.argsort(-values, kind="stable")
@@ -386,7 +397,7 @@ class JourneyTracker:
         for column in (self._state, self._has_agent):
             column.extend(array("b", [0]) * extra)
         for column in (self._channel, self._instance, self._extra):
-            column.extend(array("l", [0]) * extra)
+            column.extend(array("i", [0]) * extra)
         self._ids.extend([None] * extra)
         self._chats.extend([None] * extra)
         self._free.extend(range(new - 1, old, -1))
@@ -482,6 +493,7 @@ class JourneyTracker:
         instance_id: str | None,
         path: str | None = None,
         status: str | None = None,
+        with_ids: bool = False,
     ) -> dict[str, Any]:
         """Copy the live rows matching the filters out of the lock, as numpy arrays."""
         if path is not None and path not in PATHS:
@@ -499,23 +511,24 @@ class JourneyTracker:
             for value, column in ((channel, self._channel), (instance_id, self._instance)):
                 if value is not None:
                     code = self._codes.get(str(value), -1)
-                    mask &= np.frombuffer(column, dtype=np.int_, count=n) == code
+                    mask &= np.frombuffer(column, dtype=np.int32, count=n) == code
             slots = np.flatnonzero(mask)
-            times = np.frombuffer(self._times, dtype=np.float64, count=n * _WIDTH).reshape(n, _WIDTH)[slots]
+            # One contiguous row per stage, gathered in one pass: latency arithmetic is then row by row.
+            stages = np.frombuffer(self._times, dtype=np.float64, count=n * _WIDTH).reshape(n, _WIDTH).T[:, slots]
             has_agent = np.frombuffer(self._has_agent, dtype=np.int8, count=n)[slots]
-            ids = list(self._ids)
+            ids = list(self._ids) if with_ids else None  # to tell a reused slot apart later
         state, started = state[slots], started[slots]
         keep = None
         if path is not None:
-            replied = ~np.isnan(times[:, _T11])
-            agent = ~replied & ((has_agent == 1) | ~np.isnan(times[:, _T5]))
+            replied = ~np.isnan(stages[_T11])
+            agent = ~replied & ((has_agent == 1) | ~np.isnan(stages[_T5]))
             keep = {"replied": replied, "agent": agent, "no-agent": ~replied & ~agent}[path]
         if status is not None:
             by_status = state == _STATUS_CODES[status]
             keep = by_status if keep is None else keep & by_status
         if keep is not None:
-            slots, times, state, started = slots[keep], times[keep], state[keep], started[keep]
-        return {"slots": slots, "times": times, "state": state, "started": started, "ids": ids}
+            slots, stages, state, started = slots[keep], stages[:, keep], state[keep], started[keep]
+        return {"slots": slots, "stages": stages, "state": state, "started": started, "ids": ids}
 
 
 def _path(has_agent: int, has_t5: bool, has_t11: bool) -> str:
@@ -539,44 +552,75 @@ def journey_latencies(values: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def _latency_matrix(times: np.ndarray) -> np.ndarray:
-    """Rows of stage timestamps -> rows of latency keys (NaN where an end is missing)."""
-    out = np.empty((times.shape[0], len(LATENCY_KEYS)), dtype=np.float64)
-    for k, (_key, end, start) in enumerate(_SIMPLE_COLS):
-        np.subtract(times[:, end], times[:, start], out=out[:, k])
-    base = len(_SIMPLE_COLS)
-    for k, (_key, (a_end, a_start), (b_end, b_start)) in enumerate(_COMPOSITE_COLS):
-        inbound = times[:, a_end] - times[:, a_start]
-        outbound = times[:, b_end] - times[:, b_start]
-        out[:, base + k] = inbound + np.nan_to_num(outbound, nan=0.0)
-    return out
+def _latency_row(stage_rows: np.ndarray, k: int) -> np.ndarray:
+    """The latency key `LATENCY_KEYS[k]` for every journey (NaN where an end is missing), a new array.
+
+    `stage_rows` holds one row of timestamps per stage (stages x journeys)."""
+    if k < len(_SIMPLE_COLS):
+        _key, end, start = _SIMPLE_COLS[k]
+        return stage_rows[end] - stage_rows[start]
+    _key, (a_end, a_start), (b_end, b_start) = _COMPOSITE_COLS[k - len(_SIMPLE_COLS)]
+    row = stage_rows[a_end] - stage_rows[a_start]
+    outbound = stage_rows[b_end] - stage_rows[b_start]
+    np.add(row, outbound, out=row, where=~np.isnan(outbound))  # the outbound span counts when both ends exist
+    return row
+
+
+_QUANTILES = (99.0, 95.0, 50.0)  # descending: each rank is searched for below the previous one
 
 
 def _stats(values: np.ndarray, negative: int) -> dict[str, Any]:
-    """Statistics of sorted, non-negative values."""
+    """Statistics of non-negative values (a scratch array: reordered in place)."""
     n = int(values.size)
     if n == 0:
         return {"count": 0, "negative": negative, "avg": None, "min": None, "max": None,
                 "p50": None, "p95": None, "p99": None}  # fmt: skip
+    avg, low, high = float(values.mean()), float(values.min()), float(values.max())
+    p99, p95, p50 = _linear_percentiles(values, _QUANTILES)
     return {
         "count": n,
         "negative": negative,
-        "avg": _round(float(values.mean())),
-        "min": _round(float(values[0])),
-        "max": _round(float(values[-1])),
-        "p50": _round(_percentile_sorted(values, 50)),
-        "p95": _round(_percentile_sorted(values, 95)),
-        "p99": _round(_percentile_sorted(values, 99)),
+        "avg": _round(avg),
+        "min": _round(low),
+        "max": _round(high),
+        "p50": _round(p50),
+        "p95": _round(p95),
+        "p99": _round(p99),
     }
 
 
-def _percentile_sorted(values: np.ndarray, q: float) -> float:
-    """numpy's default ("linear") percentile, on values that are already sorted."""
-    position = (values.size - 1) * q / 100.0
-    lower = math.floor(position)
-    upper = min(lower + 1, values.size - 1)
-    fraction = position - lower
-    return float(values[lower] + (values[upper] - values[lower]) * fraction)
+def _linear_percentiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]:
+    """numpy's default ("linear") percentiles, exact, without sorting: `quantiles` in descending order.
+
+    `values` (no NaN) is reordered in place. Each rank is found by a single-kth partition of the part
+    still below the previous rank (numpy's fast path), and the rank just above it is the minimum of
+    the values between the two. The interpolation is numpy's own `_lerp`.
+    """
+    n = values.size
+    out: list[float] = []
+    bound = n  # values[:bound] are the `bound` smallest values; values[bound] (if any) has rank `bound`
+    previous: tuple[int, float, float] | None = None
+    for q in quantiles:
+        position = (q / 100.0) * (n - 1)
+        lower = math.floor(position)
+        gamma = position - lower
+        if previous is not None and previous[0] == lower:
+            below, above = previous[1], previous[2]
+        else:
+            values[:bound].partition(lower)
+            below = float(values[lower])
+            upper = lower + 1
+            if upper >= n:
+                above = below
+            elif upper < bound:
+                above = float(values[upper:bound].min())
+            else:
+                above = float(values[bound])
+            bound = lower
+            previous = (lower, below, above)
+        diff = above - below
+        out.append(above - diff * (1.0 - gamma) if gamma >= 0.5 else below + diff * gamma)
+    return out
 
 
 _tracker: JourneyTracker | None = None

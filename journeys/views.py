@@ -48,7 +48,8 @@ def _since(request: Request) -> float | None:
 
 def _limit(request: Request) -> int:
     value = request.query_params.get("limit", "50")
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIST_LIMIT:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects (a 500, not a 400).
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIST_LIMIT:
         raise _bad("INVALID_LIMIT", f"limit must be an integer from 1 to {MAX_LIST_LIMIT}; got {value!r}")
     return int(value)
 

@@ -53,7 +53,9 @@ class EventMetadata:
             raise ValueError("event metadata has no correlationId")
         timings = data.get("timings")
         if timings is not None:
-            timings = {str(k): float(v) for k, v in dict(timings).items() if isinstance(v, (int, float))}
+            if not isinstance(timings, Mapping):
+                raise ValueError("event metadata timings is not an object")
+            timings = {str(k): float(v) for k, v in timings.items() if _is_number(v)}
         return cls(
             correlation_id=correlation_id,
             instance_id=data.get("instanceId"),
@@ -121,9 +123,25 @@ class Event:
             payload=payload,
             metadata=EventMetadata.from_dict(data["metadata"]),
             id=str(data.get("id") or f"evt-{uuid.uuid4()}"),
-            timestamp=float(data.get("timestamp") or now_ms()),
+            timestamp=_timestamp(data.get("timestamp")),
             extra={k: v for k, v in data.items() if k not in {"id", "type", "timestamp", "payload", "metadata"}},
         )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _timestamp(value: Any) -> float:
+    """The envelope's timestamp (epoch ms); now when absent. ValueError, never TypeError, for a bad one."""
+    if value is None:
+        return now_ms()
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"event timestamp is not a number: {value!r}") from None
 
 
 def subject_for(event_type: str, channel_type: str, instance_id: str) -> str:

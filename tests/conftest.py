@@ -33,3 +33,6 @@ def api_client():
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=API_KEY)
     return client
+
+
+from tests.pipeline import runtime  # noqa: E402, F401  (the running-pipeline fixture)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChannelsPluginsConfig(AppConfig):
+    name = "channels_plugins"
+    verbose_name = "Channel plugins"

@@ -1,0 +1,3 @@
+"""Webhook routes of the telegram plugin."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Webhook routes of the whatsapp plugin."""
+
+urlpatterns: list = []

@@ -1,0 +1,185 @@
+"""The bus consumers: persistence of `message.received`, dispatch of `message.sent` to plugins."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError
+from nats.aio.msg import Msg
+
+from channels_plugins.base import OutboundMessage, PluginError
+from channels_plugins.registry import UnknownChannel, get_plugin
+from journeys.stages import NAME_TO_STAGE
+from journeys.tracker import JourneyTracker, now_ms
+from messaging.agents import notify_agent
+from messaging.delivery import mark_failed, mark_sent
+from messaging.events import Event, EventMetadata
+from messaging.instances import get_instance_config
+from messaging.persistence import store_inbound_batch
+
+if TYPE_CHECKING:
+    from messaging.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def merge_timings(tracker: JourneyTracker, metadata: EventMetadata) -> None:
+    """Record the checkpoints an event carries (first value wins, so in one process this is a no-op;
+    it rebuilds the journey when the event was published by another process or before a restart)."""
+    for name, timestamp in (metadata.timings or {}).items():
+        stage = NAME_TO_STAGE.get(name)
+        if stage is not None:
+            tracker.record_checkpoint(metadata.correlation_id, stage, name, timestamp)
+
+
+def _timed(metadata: EventMetadata) -> bool:
+    return metadata.sampled and metadata.timings is not None
+
+
+class PersistenceConsumer:
+    """`message.received.>` -> Message rows (T3, T4) -> TriggerLogs (T5) -> agent notifications."""
+
+    batch = 200
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.tracker = runtime.tracker
+
+    async def run(self) -> None:
+        await self.runtime.bus.consume(
+            "persistence", "message.received.>", self.handle, stopping=self.runtime.stopping, batch=self.batch
+        )
+
+    async def handle(self, msgs: Sequence[Msg]) -> None:
+        consumed_at = now_ms()  # T3: the handler's first statement
+        events: list[Event] = []
+        carriers: list[Msg] = []
+        for msg in msgs:
+            try:
+                events.append(Event.from_json(msg.data))
+                carriers.append(msg)
+            except ValueError as exc:
+                log.error("dropping a malformed message.received event: %s", exc)
+                await msg.term()
+        if not events:
+            return
+        try:
+            result = await sync_to_async(store_inbound_batch, thread_sensitive=False)(events)
+        except DatabaseError as exc:
+            log.warning("database error storing %d message(s), will be redelivered: %s", len(events), exc)
+            for msg in carriers:
+                await msg.nak(delay=1)
+            return
+        for event, reason in result.rejected:
+            log.error("rejecting event %s: %s", event.id, reason)
+        tracker = self.tracker
+        for item in result.stored:
+            metadata = item.event.metadata
+            cid = metadata.correlation_id
+            timed = _timed(metadata)
+            if item.created and timed:
+                merge_timings(tracker, metadata)
+                tracker.record_checkpoint(cid, "T3", "eventConsumedAt", consumed_at)
+                tracker.record_checkpoint(cid, "T4", "dbStoredAt", result.stored_at)
+                if not item.instance.has_agent:
+                    tracker.complete(cid)
+            if item.trigger_created and timed and (item.created or tracker.is_tracking(cid)):
+                tracker.record_checkpoint(cid, "T5", "agentNotifiedAt", result.triggered_at)
+        await asyncio.gather(*(msg.ack() for msg in carriers))
+        for item in result.stored:
+            if item.trigger_created:
+                self.runtime.spawn(notify_agent(self.runtime, item))
+
+
+class OutboundDispatcher:
+    """`message.sent.<channel>.>` -> the instance's plugin (T10, T11), with retries for transient errors."""
+
+    batch = 50
+    max_attempts = 5
+    backoff_s = 0.2
+    max_delay_s = 30.0
+
+    def __init__(self, runtime: Runtime, channel: str) -> None:
+        self.runtime = runtime
+        self.channel = channel
+
+    async def run(self) -> None:
+        await self.runtime.bus.consume(
+            f"outbound-{self.channel}",
+            f"message.sent.{self.channel}.>",
+            self.handle,
+            stopping=self.runtime.stopping,
+            batch=self.batch,
+            ack_wait_s=120,
+        )
+
+    async def handle(self, msgs: Sequence[Msg]) -> None:
+        await asyncio.gather(*(self.dispatch(msg) for msg in msgs))
+
+    async def dispatch(self, msg: Msg) -> None:
+        try:
+            event = Event.from_json(msg.data)
+            payload = event.payload
+            outbound = OutboundMessage(
+                message_id=str(payload["messageId"]),
+                chat_id=str(payload["chatId"]),
+                text=str(payload.get("text", "")),
+                correlation_id=event.metadata.correlation_id,
+            )
+        except (ValueError, KeyError) as exc:
+            log.error("dropping a malformed message.sent event: %r", exc)
+            await msg.term()
+            return
+        metadata = event.metadata
+        instance = await sync_to_async(get_instance_config, thread_sensitive=False)(metadata.instance_id or "")
+        if instance is None:
+            log.error("message.sent %s names unknown instance %r", event.id, metadata.instance_id)
+            await msg.term()
+            return
+        try:
+            plugin = get_plugin(instance, self.runtime)
+        except (UnknownChannel, ImportError) as exc:
+            await self._fail(msg, instance.id, outbound, str(exc), 0)
+            return
+        if _timed(metadata):
+            merge_timings(self.runtime.tracker, metadata)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                result = await plugin.deliver(outbound, metadata)
+            except PluginError as exc:
+                if exc.permanent or attempts >= self.max_attempts:
+                    kind = "permanent" if exc.permanent else f"gave up after {attempts} attempts"
+                    await self._fail(msg, instance.id, outbound, f"{kind}: {exc}", attempts)
+                    return
+                delay = exc.retry_after_s if exc.retry_after_s is not None else self.backoff_s * 2 ** (attempts - 1)
+            except Exception as exc:  # an unexpected plugin error is treated as transient
+                log.exception("plugin %s failed sending %s", instance.channel_type, outbound.message_id)
+                if attempts >= self.max_attempts:
+                    await self._fail(
+                        msg, instance.id, outbound, f"gave up after {attempts} attempts: {exc!r}", attempts
+                    )
+                    return
+                delay = self.backoff_s * 2 ** (attempts - 1)
+            else:
+                await sync_to_async(mark_sent, thread_sensitive=False)(
+                    instance.id, outbound.message_id, result.platform_message_id, attempts
+                )
+                await msg.ack()
+                return
+            if self.runtime.stopping.is_set():
+                await msg.nak()  # redelivered to the next process
+                return
+            await msg.in_progress()
+            await asyncio.sleep(min(delay, self.max_delay_s))
+
+    async def _fail(self, msg: Msg, instance_id: str, outbound: OutboundMessage, reason: str, attempts: int) -> None:
+        log.warning("outbound %s failed: %s", outbound.message_id, reason)
+        await sync_to_async(mark_failed, thread_sensitive=False)(instance_id, outbound.message_id, reason, attempts)
+        self.runtime.tracker.abandon(outbound.correlation_id, f"platform send failed: {reason}")
+        await msg.ack()
