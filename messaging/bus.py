@@ -112,6 +112,16 @@ class Bus:
             raise BusUnavailable(f"NATS refused {subject}: {exc!r}") from exc
         return ack.seq
 
+    async def publish_nowait(self, subject: str, event: Event) -> None:
+        """Publish without waiting for JetStream's ack (telemetry). Logs instead of raising when down."""
+        if self.nc is None or not self.nc.is_connected:
+            log.warning("%s for %s not published: NATS is not connected", subject, event.metadata.correlation_id)
+            return
+        try:
+            await self.nc.publish(subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
+        except nats.errors.Error as exc:
+            log.warning("%s for %s not published: %r", subject, event.metadata.correlation_id, exc)
+
     async def consume(
         self,
         name: str,

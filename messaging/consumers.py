@@ -89,7 +89,8 @@ class PersistenceConsumer:
                     tracker.complete(cid)
             if item.trigger_created and timed and (item.created or tracker.is_tracking(cid)):
                 tracker.record_checkpoint(cid, "T5", "agentNotifiedAt", result.triggered_at)
-        await asyncio.gather(*(msg.ack() for msg in carriers))
+        for msg in carriers:  # sequential: an ack is a buffered publish, a task each would cost more
+            await msg.ack()
         for item in result.stored:
             if item.trigger_created:
                 self.runtime.spawn(notify_agent(self.runtime, item))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 from collections.abc import Coroutine
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 from django.conf import settings
+from django.db import connections
 
 from journeys.tracker import Journey, get_journey_tracker
 from messaging.bus import Bus, BusUnavailable
@@ -39,6 +41,9 @@ class Runtime:
         self._tasks: set[asyncio.Task] = set()
         self._consumers: list[asyncio.Task] = []
         self._started = threading.Event()
+        self._finished: list[Journey] = []
+        self._finished_lock = threading.Lock()
+        self._flush_scheduled = False
         self.tracker = get_journey_tracker()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -105,9 +110,27 @@ class Runtime:
         await self.bus.close()
         if self.http is not None:
             await self.http.aclose()
+        await self._close_worker_connections()
+        await self.loop.shutdown_default_executor()
         for task in asyncio.all_tasks(self.loop):
             if task is not asyncio.current_task():
                 task.cancel()
+
+    async def _close_worker_connections(self) -> None:
+        """Close the database connection each worker thread holds (they are thread-local, so each
+        thread must close its own; the barrier puts one closing call on every thread)."""
+        executor = getattr(self.loop, "_default_executor", None)
+        threads = len(getattr(executor, "_threads", ()))
+        if not threads:
+            return
+        barrier = threading.Barrier(threads, timeout=5)
+
+        def close_here() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            connections.close_all()
+
+        await asyncio.gather(*(self.loop.run_in_executor(None, close_here) for _ in range(threads)))
 
     @property
     def running(self) -> bool:
@@ -151,23 +174,32 @@ class Runtime:
 
     def _journey_finished(self, journey: Journey) -> None:
         # Called by the tracker from whichever thread finished the journey, the loop's included.
-        self.loop.call_soon_threadsafe(self._publish_journey, journey)
+        # Journeys queue up and one flush per loop iteration publishes them all: no task, no wake-up
+        # of the loop per journey.
+        with self._finished_lock:
+            self._finished.append(journey)
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
+        self.loop.call_soon_threadsafe(self._flush_finished)
 
-    def _publish_journey(self, journey: Journey) -> None:
-        metadata = EventMetadata(
-            correlation_id=journey["correlationId"],
-            instance_id=journey.get("instanceId"),
-            channel_type=journey.get("channelType"),
-            sampled=True,
-        )
-        self.spawn(self._publish_quietly(JOURNEY_COMPLETE, Event(JOURNEY_COMPLETE, journey, metadata)))
+    def _flush_finished(self) -> None:
+        with self._finished_lock:
+            journeys, self._finished = self._finished, []
+            self._flush_scheduled = False
+        self.spawn(self._publish_journeys(journeys))
 
-    async def _publish_quietly(self, subject: str, event: Event) -> None:
-        try:
-            await self.bus.publish(subject, event)
-        except BusUnavailable as exc:
-            # Telemetry, not a message: losing it while NATS is down must not hold anything up.
-            log.warning("%s for %s not published: %s", subject, event.metadata.correlation_id, exc)
+    async def _publish_journeys(self, journeys: list[Journey]) -> None:
+        # Telemetry, not a message: published without waiting for JetStream's ack (the stream still
+        # stores it), so completing a journey costs the pipeline no round trip.
+        for journey in journeys:
+            metadata = EventMetadata(
+                correlation_id=journey["correlationId"],
+                instance_id=journey.get("instanceId"),
+                channel_type=journey.get("channelType"),
+                sampled=True,
+            )
+            await self.bus.publish_nowait(JOURNEY_COMPLETE, Event(JOURNEY_COMPLETE, journey, metadata))
 
 
 def _channel_types() -> list[tuple[str, str]]:
