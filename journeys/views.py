@@ -63,6 +63,7 @@ class JourneyViewSet(viewsets.ViewSet):
     """Journeys of this process's tracker, looked up by correlation id."""
 
     lookup_field = "correlation_id"
+    lookup_url_kwarg = "correlationId"  # the schema's path reads /journeys/{correlationId}, as in CONTRACT §5
     lookup_value_regex = r"[^/]+"
 
     @extend_schema(
@@ -86,7 +87,8 @@ class JourneyViewSet(viewsets.ViewSet):
         return Response({"count": len(results), "results": results})
 
     @extend_schema(responses={200: JourneySerializer, 401: ErrorSerializer, 404: ErrorSerializer})
-    def retrieve(self, request: Request, correlation_id: str) -> Response:
+    def retrieve(self, request: Request, **kwargs: str) -> Response:
+        correlation_id = kwargs[self.lookup_url_kwarg]
         journey = get_journey_tracker().get_journey(correlation_id)
         if journey is None:
             raise exceptions.NotFound(f"No journey with correlation id {correlation_id!r}.", code="JOURNEY_NOT_FOUND")
