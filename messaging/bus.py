@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlparse
 
 import nats
 from nats.aio.client import Client
@@ -52,6 +53,9 @@ class Bus:
         delay = 0.2
         while True:
             try:
+                # nats-py retries an initial connect forever when reconnects are unlimited; probing the
+                # socket first lets us say "unreachable" (and back off) instead of hanging silently.
+                await self._probe()
                 self.nc = await nats.connect(
                     self.url,
                     name="omni-hub",
@@ -75,6 +79,15 @@ class Bus:
         await self._ensure_stream()
         self._ready.set()
         log.info("connected to NATS at %s, stream %s", self.url, self.stream)
+
+    async def _probe(self) -> None:
+        parsed = urlparse(self.url)
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parsed.hostname or "127.0.0.1", parsed.port or 4222), timeout=2
+        )
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
     async def wait_ready(self, timeout_s: float) -> bool:
         try:

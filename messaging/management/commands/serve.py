@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -31,6 +33,10 @@ class Command(BaseCommand):
             timeout_graceful_shutdown=10,
         )
         server = uvicorn.Server(config)
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal through the handler
+        # that was there before; a no-op one lets us drain the runtime and exit 0 instead of dying.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: None)
         with serving_runtime():
             self.stdout.write(f"serving on http://{options['host']}:{options['port']} (NATS {settings.NATS['URL']})")
             server.run()  # handles SIGTERM/SIGINT: stops accepting, finishes requests, then returns
