@@ -41,9 +41,14 @@ def test_list_read_update_delete(api_client):
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"channelType": "sms"}, "channelType"), ({"baseUrl": "not a url"}, "baseUrl"), ({"agentUrl": "ftp:/x"}, "agentUrl"),
-     ({"name": ""}, "name"), ({"agentReplyTimeoutMs": 0}, "agentReplyTimeoutMs")],
-)  # fmt: skip
+    [
+        ({"channelType": "sms"}, "channelType"),
+        ({"baseUrl": "not a url"}, "baseUrl"),
+        ({"agentUrl": "ftp:/x"}, "agentUrl"),
+        ({"name": ""}, "name"),
+        ({"agentReplyTimeoutMs": 0}, "agentReplyTimeoutMs"),
+    ],
+)
 def test_invalid_instance_is_a_400_naming_the_field(api_client, change, field):
     response = api_client.post("/api/v2/instances", {**BODY, **change}, format="json")
     assert response.status_code == 400
