@@ -37,6 +37,7 @@ from channels_plugins.registry import get_plugin
 from messaging.bus import BusUnavailable
 from messaging.exceptions import json_error
 from messaging.instances import InstanceConfig, get_instance_config
+from messaging.metrics import WEBHOOK_REJECTIONS
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,15 @@ def webhook_errors(view: View) -> View:
         try:
             return await view(request, *args, **kwargs)
         except WebhookError as exc:
+            WEBHOOK_REJECTIONS.labels(_channel_of(request), exc.code).inc()
             return exc.response()
 
     return wrapper
+
+
+def _channel_of(request: HttpRequest) -> str:
+    # /api/v2/webhooks/<channel>/<instance id>
+    return request.path.split("/webhooks/", 1)[-1].split("/", 1)[0]
 
 
 def require_method(request: HttpRequest, *allowed: str) -> None:

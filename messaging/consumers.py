@@ -19,6 +19,13 @@ from messaging.agents import notify_agent
 from messaging.delivery import mark_failed, mark_sent
 from messaging.events import Event, EventMetadata
 from messaging.instances import get_instance_config
+from messaging.metrics import (
+    DUPLICATES,
+    MESSAGES_RECEIVED,
+    MESSAGES_SENT,
+    PLATFORM_SEND_FAILURES,
+    REDELIVERIES,
+)
 from messaging.persistence import store_inbound_batch
 
 if TYPE_CHECKING:
@@ -77,7 +84,14 @@ class PersistenceConsumer:
         for event, reason in result.rejected:
             log.error("rejecting event %s: %s", event.id, reason)
         tracker = self.tracker
+        for msg in carriers:
+            if msg.metadata.num_delivered > 1:
+                REDELIVERIES.labels("persistence").inc()
         for item in result.stored:
+            if item.created:
+                MESSAGES_RECEIVED.labels(item.instance.channel_type).inc()
+            else:
+                DUPLICATES.inc()
             metadata = item.event.metadata
             cid = metadata.correlation_id
             timed = _timed(metadata)
@@ -154,12 +168,14 @@ class OutboundDispatcher:
             try:
                 result = await plugin.deliver(outbound, metadata)
             except PluginError as exc:
+                PLATFORM_SEND_FAILURES.labels(self.channel, "permanent" if exc.permanent else "transient").inc()
                 if exc.permanent or attempts >= self.max_attempts:
                     kind = "permanent" if exc.permanent else f"gave up after {attempts} attempts"
                     await self._fail(msg, instance.id, outbound, f"{kind}: {exc}", attempts)
                     return
                 delay = exc.retry_after_s if exc.retry_after_s is not None else self.backoff_s * 2 ** (attempts - 1)
             except Exception as exc:  # an unexpected plugin error is treated as transient
+                PLATFORM_SEND_FAILURES.labels(self.channel, "transient").inc()
                 log.exception("plugin %s failed sending %s", instance.channel_type, outbound.message_id)
                 if attempts >= self.max_attempts:
                     await self._fail(
@@ -168,6 +184,7 @@ class OutboundDispatcher:
                     return
                 delay = self.backoff_s * 2 ** (attempts - 1)
             else:
+                MESSAGES_SENT.labels(self.channel, "sent").inc()
                 await sync_to_async(mark_sent, thread_sensitive=False)(
                     instance.id, outbound.message_id, result.platform_message_id, attempts
                 )
@@ -181,6 +198,7 @@ class OutboundDispatcher:
 
     async def _fail(self, msg: Msg, instance_id: str, outbound: OutboundMessage, reason: str, attempts: int) -> None:
         log.warning("outbound %s failed: %s", outbound.message_id, reason)
+        MESSAGES_SENT.labels(self.channel, "failed").inc()
         await sync_to_async(mark_failed, thread_sensitive=False)(instance_id, outbound.message_id, reason, attempts)
         self.runtime.tracker.abandon(outbound.correlation_id, f"platform send failed: {reason}")
         await msg.ack()

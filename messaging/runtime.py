@@ -25,6 +25,7 @@ from django.db import connections
 from journeys.tracker import Journey, get_journey_tracker
 from messaging.bus import Bus, BusUnavailable
 from messaging.events import JOURNEY_COMPLETE, Event, EventMetadata
+from messaging.metrics import record_finished
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -192,6 +193,7 @@ class Runtime:
     async def _publish_journeys(self, journeys: list[Journey]) -> None:
         # Telemetry, not a message: published without waiting for JetStream's ack (the stream still
         # stores it), so completing a journey costs the pipeline no round trip.
+        record_finished(journeys)
         for journey in journeys:
             metadata = EventMetadata(
                 correlation_id=journey["correlationId"],

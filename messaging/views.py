@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework import permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,6 +14,7 @@ from rest_framework.views import APIView
 
 from journeys.serializers import ErrorSerializer
 from journeys.tracker import get_journey_tracker, now_ms
+from messaging.metrics import REGISTRY
 from messaging.models import Instance
 from messaging.outbound import send_message
 from messaging.runtime import get_runtime
@@ -56,6 +60,14 @@ class SendMessageView(APIView):
             {"messageId": outcome.message_id, "correlationId": outcome.correlation_id, "status": outcome.status},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class MetricsView(APIView):
+    """Prometheus text: journey latency histograms and pipeline counters (X-API-Key required)."""
+
+    @extend_schema(responses={(200, CONTENT_TYPE_LATEST): OpenApiTypes.STR, 401: ErrorSerializer})
+    def get(self, request: Request) -> HttpResponse:
+        return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 
 class HealthView(APIView):
