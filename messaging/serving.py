@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from contextlib import contextmanager
 
 from messaging.runtime import start_runtime, stop_runtime
@@ -23,7 +24,13 @@ def serving_runtime():
 
 
 def sigterm_as_keyboard_interrupt() -> None:
-    """Make SIGTERM take the same orderly exit as Ctrl-C (the dev server only handles the latter)."""
+    """Make SIGTERM take the same orderly exit as Ctrl-C (the dev server only handles the latter).
+
+    Only possible in the main thread: under the autoreloader the server runs in a worker thread of the
+    child process, and the durable consumers make an abrupt stop there safe (nothing acked is lost).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
 
     def handler(signum, frame):
         raise KeyboardInterrupt

@@ -65,6 +65,37 @@ def test_serve_runs_the_runtime_reports_health_and_exits_cleanly_on_sigterm(tmp_
     assert b"stopped" in output
 
 
+def _wait_healthy(port: int, timeout_s: float = 30) -> httpx.Response | None:
+    health = None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/api/v2/health", timeout=1)
+            if health.status_code == 200:
+                return health
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return health
+
+
+@pytest.mark.parametrize("reload", [True, False], ids=["autoreloader", "noreload"])
+def test_runserver_starts_the_runtime_in_the_serving_process(tmp_path, nats_server, reload):
+    env = {**_env(tmp_path, nats_server.url), "DEBUG": "true"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", *([] if reload else ["--noreload"])]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        health = _wait_healthy(port)
+        assert health is not None and health.status_code == 200, health and health.text
+        assert health.json()["runtime"]["running"] and health.json()["nats"]["ok"]
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert b"Traceback" not in output, output.decode()
+
+
 def test_serve_refuses_to_start_without_secret_key_when_debug_is_off(tmp_path):
     env = _env(tmp_path, "nats://127.0.0.1:1")
     del env["SECRET_KEY"]
