@@ -16,6 +16,7 @@ A `PluginError(permanent=False)` is retried by the dispatcher with backoff (hono
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -169,11 +170,33 @@ class BaseChannelPlugin:
 
     # --- delivery receipts (T12) -------------------------------------------------------------------
 
+    # A receipt can overtake our own bookkeeping: the platform answered the send (T11) and already
+    # reports delivery while the dispatcher has not stored the platform's message id yet.
+    receipt_retry_delays_s: ClassVar[tuple[float, ...]] = (0.2, 0.5, 1.0, 2.0)
+
     async def record_delivery_receipt(self, platform_message_id: str, delivered_at_ms: float | None) -> bool:
         """Mark our outbound message with this platform id delivered and record T12 on its journey.
 
-        Returns False when no outbound message of this instance carries that id.
+        Returns False when no outbound message of this instance carries that id yet; the receipt is
+        then retried in the background for a few seconds (the webhook is answered at once).
         """
+        if await self._apply_receipt(platform_message_id, delivered_at_ms):
+            return True
+        from messaging.runtime import get_runtime
+
+        runtime = self.runtime or get_runtime()
+        if runtime is not None and runtime.running:
+            retry = self._retry_receipt(platform_message_id, delivered_at_ms)
+            runtime.loop.call_soon_threadsafe(runtime.spawn, retry)
+        return False
+
+    async def _retry_receipt(self, platform_message_id: str, delivered_at_ms: float | None) -> None:
+        for delay in self.receipt_retry_delays_s:
+            await asyncio.sleep(delay)
+            if await self._apply_receipt(platform_message_id, delivered_at_ms):
+                return
+
+    async def _apply_receipt(self, platform_message_id: str, delivered_at_ms: float | None) -> bool:
         from asgiref.sync import sync_to_async
 
         from messaging.delivery import mark_delivered

@@ -377,3 +377,16 @@ def test_instance_without_phone_number_id_fails_sends_permanently(runtime, live_
     message = outcome(send_via_api(live_server, str(instance.pk), WA_ID))
     assert message.status == Message.FAILED and "phoneNumberId" in message.error
     assert sandbox.attempts == []
+
+
+def test_a_receipt_that_overtakes_the_send_bookkeeping_is_applied_when_the_id_is_stored(runtime, live_server, sandbox):
+    instance = whatsapp_instance(sandbox)
+    outbound = Message.objects.create(
+        instance=instance, direction=Message.OUTBOUND, chat_id=WA_ID, external_id="ours-1", correlation_id="evt-r"
+    )
+    # The platform reports delivery before the dispatcher stored the platform's message id.
+    response = sandbox.post(sandbox.status_webhook("wamid.early", WA_ID))
+    assert response.status_code == 200
+    time.sleep(0.1)
+    Message.objects.filter(pk=outbound.pk).update(platform_message_id="wamid.early", status=Message.SENT)
+    wait_for(lambda: Message.objects.get(pk=outbound.pk).status == Message.DELIVERED, timeout_s=10)
