@@ -30,6 +30,17 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## make demo: the server on :8000 wired to local Telegram, WhatsApp and Discord sandboxes and a simulated agent,
+## a message every 2 s so journeys appear (SQLite, a local nats-server if NATS_URL does not answer). Ctrl-C stops.
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+## make baseline: drive 300 messages through the real pipeline, write docs/performance/journey-baseline.md (+ .svg).
+## The database is DATABASE_URL's: PostgreSQL with e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/omni_baseline
+## (create it first); without DATABASE_URL, the SQLite db.sqlite3. NATS: NATS_URL, or a local nats-server.
+baseline: $(STAMP)
+	$(BIN)/python manage.py journey_baseline --drive 300
+
 ## make schema: regenerate docs/openapi.yaml after an API change (a test fails when it drifts).
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate
