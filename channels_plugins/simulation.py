@@ -47,7 +47,9 @@ from urllib.parse import quote, urlparse
 import httpx
 
 from channels_plugins.discord.sandbox import DiscordSandbox
+from channels_plugins.telegram.sandbox import SECRET_HEADER as TELEGRAM_SECRET_HEADER
 from channels_plugins.telegram.sandbox import TelegramSandbox
+from channels_plugins.whatsapp.sandbox import SIGNATURE_HEADER as WHATSAPP_SIGNATURE_HEADER
 from channels_plugins.whatsapp.sandbox import WhatsAppSandbox
 
 log = logging.getLogger(__name__)
@@ -217,8 +219,17 @@ class HubProcess:
     peers (sandboxes, agent, driver) stay in the calling process and take no CPU from "our process".
     """
 
-    def __init__(self, api_key: str, *, host: str = "127.0.0.1", port: int = 0, output: int | None = None) -> None:
-        """`output`: where the child's stdout and stderr go (None: a temp log file, shown on failure)."""
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        output: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        """`output`: a file descriptor for the child's stdout and stderr; else they go to `log_path` (or a
+        temp file), whose last lines a start-up failure shows."""
         self.api_key = api_key
         self.host = host
         self.port = port
@@ -227,6 +238,7 @@ class HubProcess:
         self.nats_version: str | None = None
         self.local_nats: LocalNats | None = None
         self.proc: subprocess.Popen | None = None
+        self.log_path = log_path
         self._output = output
         self._log: Any = None
 
@@ -273,7 +285,10 @@ class HubProcess:
                 "PYTHONUNBUFFERED": "1",
             }
             env.setdefault("DJANGO_SETTINGS_MODULE", "omni_project.settings")
-            if self._output is None:
+            if self._output is None and self.log_path is not None:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                self._log = open(self.log_path, "w+b")  # noqa: SIM115 - lives as long as the child
+            elif self._output is None:
                 self._log = tempfile.TemporaryFile(prefix="omni-hub-")  # noqa: SIM115 - lives as long as the child
             manage = Path(settings.BASE_DIR) / "manage.py"
             command = [sys.executable, str(manage), "serve", "--host", self.host, "--port", str(self.port)]
@@ -363,6 +378,7 @@ class SimulatedAgent:
         self.think_ms = think_ms
         self.notifications = 0
         self.replies: Counter[int | str] = Counter()  # HTTP status (or error name) of each reply
+        self.reply_errors: list[str] = []  # the first few replies the hub refused, with its answer
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
         self._http = httpx.Client(timeout=30, headers={"X-API-Key": api_key})
@@ -396,6 +412,7 @@ class SimulatedAgent:
         with self._lock:
             self.notifications = 0
             self.replies.clear()
+            self.reply_errors.clear()
 
     def notified(self, body: dict[str, Any]) -> None:
         def reply() -> None:
@@ -417,12 +434,21 @@ class SimulatedAgent:
             "text": f"Got it: {notification.get('text', '')}"[:4096],
             "correlationId": notification.get("correlationId"),
         }
+        error = None
         try:
-            outcome: int | str = self._http.post(f"{self.hub_url}/api/v2/messages/send", json=request).status_code
+            response = self._http.post(f"{self.hub_url}/api/v2/messages/send", json=request)
+            outcome: int | str = response.status_code
+            if response.status_code != 202:
+                error = f"HTTP {response.status_code}: {response.text[:300]}"
         except httpx.HTTPError as exc:
             outcome = type(exc).__name__
+            error = f"{type(exc).__name__}: {exc}"
         with self._lock:
             self.replies[outcome] += 1
+            if error is not None and len(self.reply_errors) < 10:
+                self.reply_errors.append(error)
+        if error is not None:
+            log.warning("the agent's reply to %s failed: %s", notification.get("correlationId"), error)
 
 
 def _agent_handler(agent: SimulatedAgent) -> type[BaseHTTPRequestHandler]:
@@ -437,11 +463,15 @@ def _agent_handler(agent: SimulatedAgent) -> type[BaseHTTPRequestHandler]:
             if isinstance(body, dict):
                 agent.notified(body)
             data = json.dumps({"accepted": status == 200}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                # The hub gave up waiting (AGENT_TIMEOUT_MS) and will retry: the journey says so.
+                log.warning("the hub closed a notification before the agent's answer")
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -450,6 +480,40 @@ def _agent_handler(agent: SimulatedAgent) -> type[BaseHTTPRequestHandler]:
 
 
 # --- the simulation -----------------------------------------------------------------------------------------
+
+# The sandboxes POST with `httpx.post`, a new client per call: building one (its SSL context) costs tens of
+# milliseconds of CPU, which at 20 messages/s would starve the agent and the sandboxes in this process and
+# show up as the hub's latency. These keep the sandboxes' payloads and signatures and share one pooled client.
+
+
+class _PooledTelegramSandbox(TelegramSandbox):
+    def __init__(self, http: httpx.Client, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http = http
+
+    def post(self, update: Any, *, secret: str | None = None, raw: bytes | None = None) -> httpx.Response:
+        headers = {"Content-Type": "application/json"}
+        token = self.secret if secret is None else secret
+        if token:
+            headers[TELEGRAM_SECRET_HEADER] = token
+        content = raw if raw is not None else json.dumps(update).encode()
+        return self._http.post(self.webhook_url, content=content, headers=headers)
+
+
+class _PooledWhatsAppSandbox(WhatsAppSandbox):
+    def __init__(self, http: httpx.Client, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http = http
+
+    def post(
+        self, payload: Any, *, secret: str | None = None, signature: str | None = None, raw: bytes | None = None
+    ) -> httpx.Response:
+        content = raw if raw is not None else json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            WHATSAPP_SIGNATURE_HEADER: signature or self.sign(content, secret),
+        }
+        return self._http.post(self.webhook_url, content=content, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -472,8 +536,14 @@ class Simulation:
         self.config = config or SimulationConfig()
         self.agent = SimulatedAgent(self.hub_url, api_key, self.config.think_ms)
         latency = self.config.platform_latency_ms
-        self.telegram = TelegramSandbox(hub_url=self.hub_url, secret=secrets.token_urlsafe(16), latency_ms=latency)
-        self.whatsapp = WhatsAppSandbox(
+        # The users' and the platforms' webhooks: one pool, as many connections as senders in flight.
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        self._webhooks = httpx.Client(timeout=30, limits=limits)
+        self.telegram = _PooledTelegramSandbox(
+            self._webhooks, hub_url=self.hub_url, secret=secrets.token_urlsafe(16), latency_ms=latency
+        )
+        self.whatsapp = _PooledWhatsAppSandbox(
+            self._webhooks,
             hub_url=self.hub_url,
             app_secret=secrets.token_urlsafe(16),
             verify_token=secrets.token_urlsafe(8),
@@ -584,6 +654,7 @@ class Simulation:
                 self.discord.stop()
         self._started.clear()
         self._http.close()
+        self._webhooks.close()
 
     def __enter__(self) -> Simulation:
         return self.start()
@@ -707,6 +778,7 @@ class Simulation:
             "rejected": dict(self.rejected),
             "agentNotifications": self.agent.notifications,
             "agentReplies": {str(k): v for k, v in self.agent.replies.items()},
+            "agentReplyErrors": list(self.agent.reply_errors),
             "sandboxSends": {
                 "telegram": len(self.telegram.sends) - self._counted_from["telegram"],
                 "whatsapp": len(self.whatsapp.sends) - self._counted_from["whatsapp"],

@@ -226,6 +226,13 @@ def render_markdown(data: BaselineData, chart_ref: str | None) -> str:
             "named above, and HTTP and WebSocket over loopback.",
             "",
         ]
+        replies = sim.get("agentReplies") or {}
+        if replies:
+            listed = ", ".join(
+                f"HTTP {status}: {count}" if status.isdigit() else f"{status}: {count}"
+                for status, count in sorted(replies.items())
+            )
+            out += [f"The agent's replies, by the send API's answer: {listed}.", ""]
         rejected = sum(sim.get("rejected", {}).values())
         if rejected or sim.get("timedOut"):
             out.append(

@@ -52,6 +52,8 @@ def test_driving_six_messages_reports_every_stage_of_every_platform(nats_server,
     assert "6 messages driven through the running pipeline" in markdown
     assert "(Telegram 2, WhatsApp 2, Discord 2)" in markdown
     assert "think time of **20 ms**" in markdown
+    assert "6 warm-up messages, left out of every figure here" in markdown
+    assert "The agent's replies, by the send API's answer: HTTP 202: 6." in markdown
     # Every journey went all the way (T0 -> T11), two per platform.
     assert "Journeys: 6 tracked, 6 completed, 0 active, 0 abandoned." in markdown
     for channel in ("Telegram", "WhatsApp", "Discord"):

@@ -63,7 +63,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--drive", type=int, default=200, metavar="N", help="messages to drive (default 200)")
         parser.add_argument("--think-ms", type=float, default=300.0, help="the agent's think time (default 300)")
-        parser.add_argument("--rate", type=float, default=20.0, help="messages per second offered (default 20)")
+        # A latency baseline, not a capacity test: a rate the hub serves without queueing on a small machine.
+        parser.add_argument("--rate", type=float, default=5.0, help="messages per second offered (default 5)")
         parser.add_argument(
             "--platform-latency-ms", type=float, default=0.0, help="added by each sandbox's send API (default 0)"
         )
@@ -159,7 +160,8 @@ class Command(BaseCommand):
         console = Console(file=_ConsoleFile(self.stdout), highlight=False)  # type: ignore[arg-type]
         columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         load_before = load_average()
-        hub = HubProcess(api_key)
+        hub_log = Path(settings.BASE_DIR) / "var" / "journey-baseline-hub.log"
+        hub = HubProcess(api_key, log_path=hub_log)
         try:
             hub.start()
             nats = f"nats-server {hub.nats_version or '(version unknown)'}, JetStream, file storage; " + (
@@ -205,8 +207,10 @@ class Command(BaseCommand):
         if simulation["timedOut"]:
             self.stderr.write(
                 f"warning: {accepted - ended} of {accepted} journeys had not ended after --timeout-s "
-                f"{options['timeout_s']:g}; the report says what the summary holds"
+                f"{options['timeout_s']:g}; the report says what the summary holds (the hub's log: {hub_log})"
             )
+        for error in simulation.get("agentReplyErrors", []):
+            self.stderr.write(f"warning: the hub refused an agent reply: {error}")
         env = environment(
             database=database_description(),
             nats=nats,
