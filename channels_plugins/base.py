@@ -38,6 +38,43 @@ class PluginError(Exception):
         self.retry_after_s = retry_after_s
 
 
+# --- payload values, as every parser reads them ------------------------------------------------------
+# A payload is untrusted JSON: a field may hold any type. These read ids and text the way the rest of
+# the pipeline needs them: strings that orjson encodes and every database stores (PostgreSQL text holds
+# no NUL), never `str()` of whatever arrived (a list, an object nested a thousand levels deep).
+
+
+def id_text(value: Any) -> str | None:
+    """A platform id (a string or an integer) as text; None for anything else or an empty id."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return plain_text(str(value)) or None
+
+
+def plain_text(value: Any) -> str:
+    """A string field as storable text (NUL removed, a lone surrogate replaced by "?"); "" for a non-string."""
+    if not isinstance(value, str):
+        return ""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate: json.loads lets "\\ud800" through, orjson refuses it
+            value = value.encode(errors="replace").decode()
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    """A field that should hold an array: the list, or [] for anything else."""
+    return value if isinstance(value, list) else []
+
+
+def label(value: Any, default: str = "unknown") -> str:
+    """A short string for a counter label (the kind of an ignored item): bounded, never arbitrary JSON."""
+    return value if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() else default
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """A platform message, normalised. `platform_timestamp_ms` is T0 (None when the platform gave none)."""

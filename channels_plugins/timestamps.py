@@ -29,20 +29,17 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def _number(value: Any) -> float | None:
     """An int/float or a numeric string as a finite number; None for anything else (bool included)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
+    try:
+        if isinstance(value, str):
+            text = value.strip()
             number = float(int(text)) if text.lstrip("+-").isdigit() else float(text)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
+        else:
+            number = float(value)
+    except (ValueError, OverflowError):  # OverflowError: an integer beyond a float (JSON has no limit)
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _long(value: Mapping[str, Any]) -> float | None:
@@ -113,7 +110,7 @@ def snowflake_to_ms(snowflake: Any) -> float | None:
         return None
     if isinstance(snowflake, str):
         snowflake = snowflake.strip()
-        if not snowflake.isdigit():
+        if not (snowflake.isascii() and snowflake.isdigit()):  # "²" is a digit to isdigit(), not to int()
             return None
         snowflake = int(snowflake)
     if not isinstance(snowflake, int) or snowflake <= 0 or snowflake >= 2**64:

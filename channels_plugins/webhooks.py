@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import json
 import logging
 import threading
 from collections import Counter
@@ -27,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -144,9 +144,11 @@ def parse_json(request: HttpRequest, body: bytes) -> Any:
     content_type = request.content_type or ""
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise WebhookError(415, "UNSUPPORTED_MEDIA_TYPE", f"Expected application/json, got {content_type!r}.")
+    # orjson, not json: strict JSON (no NaN, no lone surrogates: what it accepts, the bus can encode) and a
+    # nesting limit that raises JSONDecodeError, where json.loads raised RecursionError (a 500) for `[[[[...`.
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise PayloadError("INVALID_JSON", f"The body is not valid JSON: {exc}") from None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -43,6 +45,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):  # else Django's SuspiciousOperation handling: an HTML 400
+        exc = payload_too_large()
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
@@ -58,6 +62,11 @@ def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     return response
 
 
+def payload_too_large() -> ApiError:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return ApiError(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "PAYLOAD_TOO_LARGE", f"The body exceeds {limit} bytes.")
+
+
 def _is_single_message(detail: Any) -> bool:
     return isinstance(detail, list) and len(detail) == 1 and isinstance(detail[0], str)
 
@@ -69,6 +78,14 @@ def json_error(status_code: int, code: str, message: str) -> JsonResponse:
 
 def not_found_handler(request, exception=None) -> JsonResponse:
     return json_error(status.HTTP_404_NOT_FOUND, "NOT_FOUND", "No such endpoint.")
+
+
+def bad_request_handler(request, exception=None) -> JsonResponse:
+    """Django's 400 for a SuspiciousOperation raised outside a DRF view (a disallowed Host, too many fields)."""
+    if isinstance(exception, RequestDataTooBig):
+        error = payload_too_large()
+        return json_error(error.status_code, error.get_codes(), str(error.detail))
+    return json_error(status.HTTP_400_BAD_REQUEST, "BAD_REQUEST", "Bad request.")
 
 
 def server_error_handler(request) -> JsonResponse:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import orjson
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from rest_framework import permissions, status, viewsets
+from rest_framework import exceptions, parsers, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,9 +22,21 @@ from messaging.runtime import get_runtime
 from messaging.serializers import HealthSerializer, InstanceSerializer, SendRequestSerializer, SendResponseSerializer
 
 
+class JsonParser(parsers.JSONParser):
+    """DRF's JSON parser on orjson, as the webhooks parse: strict JSON, and a nesting limit that answers
+    400 INVALID_JSON where the standard library raised RecursionError (a 500) for `[[[[...`."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return orjson.loads(stream.read())
+        except orjson.JSONDecodeError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+
+
 class InstanceViewSet(viewsets.ModelViewSet):
     """Channel instances. Secrets (`token`, `webhookSecret`) are write-only."""
 
+    parser_classes = [JsonParser]
     queryset = Instance.objects.all()
     serializer_class = InstanceSerializer
     lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
@@ -31,6 +44,8 @@ class InstanceViewSet(viewsets.ModelViewSet):
 
 class SendMessageView(APIView):
     """The agent's reply. Linked to its journey by `correlationId`, `X-Correlation-Id`, or the chat."""
+
+    parser_classes = [JsonParser]
 
     @extend_schema(
         request=SendRequestSerializer,

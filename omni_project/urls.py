@@ -3,13 +3,26 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAuthenticated
+
+from messaging.authentication import ApiKeyAuthentication
+
+# The schema and its docs page are under /api/v2/ and need the key like the rest (CONTRACT §5). A browser
+# cannot send a header, so they also accept a Django session: log in at /admin/ (staff only: the admin
+# refuses other users) and the Swagger page loads the schema with the session cookie. The API itself
+# accepts the key only. ApiKeyAuthentication first, so a request with neither answers 401, not 403.
+_SCHEMA_ACCESS = {
+    "authentication_classes": [ApiKeyAuthentication, SessionAuthentication],
+    "permission_classes": [IsAuthenticated],
+}
 
 api_v2 = [
     path("", include("journeys.urls")),
     path("", include("messaging.urls")),
     path("", include("channels_plugins.urls")),
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("schema", SpectacularAPIView.as_view(**_SCHEMA_ACCESS), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema", **_SCHEMA_ACCESS), name="docs"),
 ]
 
 urlpatterns = [
@@ -17,5 +30,6 @@ urlpatterns = [
     path("api/v2/", include(api_v2)),
 ]
 
+handler400 = "messaging.exceptions.bad_request_handler"
 handler404 = "messaging.exceptions.not_found_handler"
 handler500 = "messaging.exceptions.server_error_handler"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 from typing import Any, TypedDict
 
-from channels_plugins.base import InboundMessage
+from channels_plugins.base import InboundMessage, as_list, id_text, plain_text  # untrusted JSON, read safely
 from channels_plugins.timestamps import DISCORD_PRECISION_MS, discord_t0  # T0, CONTRACT §2
 
 # Gateway opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
@@ -62,36 +62,39 @@ def heartbeat(seq: int | None) -> GatewayPayload:
 def skip_reason(data: dict[str, Any], own_user_id: str | None) -> str | None:
     """Why this MESSAGE_CREATE is not for the agent (our own bot, another bot, a system notice), or None."""
     author = data.get("author") if isinstance(data.get("author"), dict) else {}
-    if own_user_id is not None and str(author.get("id")) == own_user_id:
+    if own_user_id is not None and id_text(author.get("id")) == own_user_id:
         return "own"
     if author.get("bot") or author.get("system"):
         return "bot"
-    if data.get("type", 0) not in USER_MESSAGE_TYPES:
+    message_type = data.get("type", 0)
+    if isinstance(message_type, bool) or not isinstance(message_type, int) or message_type not in USER_MESSAGE_TYPES:
         return "system"
     return None
 
 
 def parse_message_create(data: dict[str, Any]) -> InboundMessage | None:
     """A MESSAGE_CREATE dispatch's `d` as an InboundMessage; None when it lacks an id, channel or author."""
-    author = data.get("author")
-    if not isinstance(author, dict) or not data.get("id") or not data.get("channel_id") or not author.get("id"):
+    author = data.get("author") if isinstance(data.get("author"), dict) else {}
+    message_id, channel_id, sender = id_text(data.get("id")), id_text(data.get("channel_id")), id_text(author.get("id"))
+    if message_id is None or channel_id is None or sender is None:
         return None
-    text = data.get("content") if isinstance(data.get("content"), str) else ""
-    attachments = [a.get("url") for a in data.get("attachments") or [] if isinstance(a, dict) and a.get("url")]
+    text = plain_text(data.get("content"))
+    attachments = [plain_text(a.get("url")) for a in as_list(data.get("attachments")) if isinstance(a, dict)]
+    attachments = [url for url in attachments if url]
     extra: dict[str, Any] = {}
-    if data.get("guild_id"):
-        extra["guildId"] = str(data["guild_id"])
-    if author.get("username"):
-        extra["senderName"] = str(author["username"])
+    if id_text(data.get("guild_id")):
+        extra["guildId"] = id_text(data["guild_id"])
+    if plain_text(author.get("username")):
+        extra["senderName"] = plain_text(author["username"])
     if attachments:
         extra["attachments"] = attachments
     reference = data.get("message_reference")
-    if isinstance(reference, dict) and reference.get("message_id"):
-        extra["replyTo"] = str(reference["message_id"])
+    if isinstance(reference, dict) and id_text(reference.get("message_id")):
+        extra["replyTo"] = id_text(reference["message_id"])
     return InboundMessage(
-        external_id=str(data["id"]),
-        chat_id=str(data["channel_id"]),
-        sender=str(author["id"]),
+        external_id=message_id,
+        chat_id=channel_id,
+        sender=sender,
         text=text,
         platform_timestamp_ms=discord_t0(data.get("timestamp"), data.get("id")),
         precision_ms=DISCORD_PRECISION_MS,

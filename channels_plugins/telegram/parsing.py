@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels_plugins.base import InboundMessage
+from channels_plugins.base import InboundMessage, id_text, plain_text
 from channels_plugins.timestamps import TELEGRAM_PRECISION_MS, telegram_t0
 from channels_plugins.webhooks import Parsed, PayloadError
 
@@ -47,31 +47,39 @@ def parse_update(update: Any) -> Parsed:
 
 def _message(update: dict[str, Any], update_type: str) -> InboundMessage:
     message = update[update_type]
-    chat = message.get("chat") if isinstance(message, dict) else None
-    message_id = message.get("message_id") if isinstance(message, dict) else None
-    if not isinstance(chat, dict) or chat.get("id") is None or message_id is None:
+    if not isinstance(message, dict):
+        raise PayloadError("INVALID_PAYLOAD", f"{update_type} is not an object.")
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    chat_id, message_id = id_text(chat.get("id")), id_text(message.get("message_id"))
+    if chat_id is None or message_id is None:
         raise PayloadError("INVALID_PAYLOAD", f"{update_type} has no message_id or chat.id.")
-    chat_id = str(chat["id"])
-    author = message.get("from") or message.get("sender_chat") or chat  # channel posts have no `from`
+    # Channel posts have no `from`.
+    author = next((a for a in (message.get("from"), message.get("sender_chat")) if isinstance(a, dict) and a), chat)
     edited = update_type == "edited_message"
     # Message ids are unique per chat only; an edit is its own event (and T0 is when it was edited).
     external_id = f"{chat_id}:{message_id}"
     date = message.get("date")
     if edited:
-        external_id += f":edit:{message.get('edit_date') or update.get('update_id')}"
+        external_id += f":edit:{id_text(message.get('edit_date')) or id_text(update.get('update_id'))}"
         date = message.get("edit_date") or date
     kind = next((key for key in MEDIA if key in message), "text")
-    text = message.get("text") or message.get("caption") or ("" if kind == "text" else f"[{kind}]")
-    extra: dict[str, Any] = {"updateType": update_type, "updateId": update.get("update_id")}
-    if isinstance(author, dict) and author.get("username"):
-        extra["username"] = author["username"]
+    text = plain_text(message.get("text")) or plain_text(message.get("caption"))
+    extra: dict[str, Any] = {"updateType": update_type, "updateId": _int64(update.get("update_id"))}
+    if plain_text(author.get("username")):
+        extra["username"] = plain_text(author["username"])
     return InboundMessage(
         external_id=external_id,
         chat_id=chat_id,
-        sender=str(author.get("id", "")) if isinstance(author, dict) else "",
-        text=str(text),
+        sender=id_text(author.get("id")) or "",
+        text=text or ("" if kind == "text" else f"[{kind}]"),
         platform_timestamp_ms=telegram_t0(date),
         precision_ms=TELEGRAM_PRECISION_MS,
         message_type=kind,
         extra=extra,
     )
+
+
+def _int64(value: Any) -> int | None:
+    """An integer the event encoder can carry (orjson: 64 bits), else None."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**64
+    return value if ok else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels_plugins.base import InboundMessage
+from channels_plugins.base import InboundMessage, as_list, id_text, label, plain_text
 from channels_plugins.timestamps import WHATSAPP_PRECISION_MS, whatsapp_cloud_t0
 from channels_plugins.webhooks import Parsed, PayloadError
 
@@ -21,51 +21,60 @@ def parse_webhook(payload: Any, phone_number_id: str | None = None) -> Parsed:
     `entry[].changes[]`, INVALID_PAYLOAD for a message without its id or sender."""
     changes = [
         change
-        for entry in (payload.get("entry") if isinstance(payload, dict) else None) or []
+        for entry in as_list(payload.get("entry") if isinstance(payload, dict) else None)
         if isinstance(entry, dict)
-        for change in entry.get("changes") or []
+        for change in as_list(entry.get("changes"))
         if isinstance(change, dict)
     ]
     if not changes:
         raise PayloadError("NO_MESSAGE", "The webhook carries no entry[].changes[].")
     parsed = Parsed()
     for change in changes:
-        value = change.get("value") if isinstance(change.get("value"), dict) else {}
-        metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+        value = _object(change.get("value"))
+        metadata = _object(value.get("metadata"))
         if change.get("field") != "messages":
-            parsed.ignored.append(str(change.get("field") or "unknown"))
+            parsed.ignored.append(label(change.get("field")))
             continue
-        if not (value.get("messages") or value.get("statuses")):
+        messages, statuses = as_list(value.get("messages")), as_list(value.get("statuses"))
+        if not (messages or statuses):
             parsed.ignored.append("empty_change")
             continue
-        if phone_number_id and str(metadata.get("phone_number_id", phone_number_id)) != str(phone_number_id):
+        addressed_to = id_text(metadata.get("phone_number_id", phone_number_id))
+        if phone_number_id and addressed_to != str(phone_number_id):
             parsed.ignored.append("other_phone_number")
             continue
         names = {
-            str(c.get("wa_id")): (c.get("profile") or {}).get("name")
-            for c in value.get("contacts") or []
+            id_text(c.get("wa_id")): plain_text(_object(c.get("profile")).get("name"))
+            for c in as_list(value.get("contacts"))
             if isinstance(c, dict)
         }
-        for message in value.get("messages") or []:
+        for message in messages:
             parsed.messages.append(_message(message, names, metadata))
-        for status in value.get("statuses") or []:
-            if isinstance(status, dict) and status.get("status") == "delivered" and status.get("id"):
-                parsed.receipts.append((str(status["id"]), whatsapp_cloud_t0(status.get("timestamp"))))
+        for status in statuses:
+            status = _object(status)
+            status_id = id_text(status.get("id"))
+            if status.get("status") == "delivered" and status_id:
+                parsed.receipts.append((status_id, whatsapp_cloud_t0(status.get("timestamp"))))
             else:
-                parsed.ignored.append(f"status_{status.get('status') if isinstance(status, dict) else 'invalid'}")
+                parsed.ignored.append(f"status_{label(status.get('status'), 'invalid')}")
     return parsed
 
 
-def _message(message: Any, names: dict[str, Any], metadata: dict[str, Any]) -> InboundMessage:
-    if not isinstance(message, dict) or not message.get("id") or not message.get("from"):
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _message(message: Any, names: dict[str | None, str], metadata: dict[str, Any]) -> InboundMessage:
+    message = _object(message)
+    external_id, sender = id_text(message.get("id")), id_text(message.get("from"))
+    if external_id is None or sender is None:
         raise PayloadError("INVALID_PAYLOAD", "A WhatsApp message has no id or from.")
-    sender = str(message["from"])
-    kind = str(message.get("type") or "unknown")
-    extra: dict[str, Any] = {"phoneNumberId": metadata.get("phone_number_id")}
+    kind = label(message.get("type"))
+    extra: dict[str, Any] = {"phoneNumberId": id_text(metadata.get("phone_number_id"))}
     if names.get(sender):
         extra["profileName"] = names[sender]
     return InboundMessage(
-        external_id=str(message["id"]),
+        external_id=external_id,
         chat_id=sender,  # a 1:1 chat: replies go to the sender's wa_id
         sender=sender,
         text=summary(message, kind),
@@ -78,14 +87,13 @@ def _message(message: Any, names: dict[str, Any], metadata: dict[str, Any]) -> I
 
 def summary(message: dict[str, Any], kind: str) -> str:
     """The text of a message: its body, a caption or button title, else `[type]` (e.g. "[image]")."""
-    content = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    content = _object(message.get(kind))
     if kind == "text":
-        return str(content.get("body") or "")
+        return plain_text(content.get("body"))
     if kind == "interactive":
-        reply = content.get("button_reply") or content.get("list_reply") or {}
-        if isinstance(reply, dict) and reply.get("title"):
-            return str(reply["title"])
-    if kind == "reaction" and content.get("emoji"):
-        return f"[reaction {content['emoji']}]"
-    text = content.get("caption") or content.get("text")
-    return str(text) if text else f"[{kind}]"
+        reply = _object(content.get("button_reply") or content.get("list_reply"))
+        if plain_text(reply.get("title")):
+            return plain_text(reply["title"])
+    if kind == "reaction" and plain_text(content.get("emoji")):
+        return f"[reaction {plain_text(content['emoji'])}]"
+    return plain_text(content.get("caption")) or plain_text(content.get("text")) or f"[{kind}]"
