@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.decorators import action
@@ -59,8 +60,16 @@ def _filters(request: Request) -> dict[str, str | None]:
             "instance_id": request.query_params.get("instanceId") or None}  # fmt: skip
 
 
+class _JourneySchema(AutoSchema):
+    # The list answers one object ({count, results}), not a bare array as a "list" action would suggest.
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class JourneyViewSet(viewsets.ViewSet):
     """Journeys of this process's tracker, looked up by correlation id."""
+
+    schema = _JourneySchema()
 
     lookup_field = "correlation_id"
     lookup_url_kwarg = "correlationId"  # the schema's path reads /journeys/{correlationId}, as in CONTRACT §5
