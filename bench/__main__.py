@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 
-BENCHES: tuple[str, ...] = ("tracker", "pipeline")
+BENCHES: tuple[str, ...] = ("tracker", "pipeline", "load")
 
 
 def main(argv: list[str]) -> int:

@@ -16,7 +16,7 @@ from channels_plugins.registry import UnknownChannel, get_plugin
 from journeys.stages import NAME_TO_STAGE
 from journeys.tracker import JourneyTracker, now_ms
 from messaging.agents import notify_agent
-from messaging.delivery import mark_failed, mark_sent
+from messaging.delivery import is_queued, mark_failed, mark_sent
 from messaging.events import Event, EventMetadata
 from messaging.instances import get_instance_config
 from messaging.metrics import (
@@ -154,6 +154,12 @@ class OutboundDispatcher:
         if instance is None:
             log.error("message.sent %s names unknown instance %r", event.id, metadata.instance_id)
             await msg.term()
+            return
+        if not await sync_to_async(is_queued, thread_sensitive=False)(instance.id, outbound.message_id):
+            # A redelivery of a message already sent, or one whose send request was answered 503 although
+            # its publish reached JetStream late: either way, sending it would reach the recipient twice.
+            log.warning("outbound %s is no longer queued; not sending it", outbound.message_id)
+            await msg.ack()
             return
         try:
             plugin = get_plugin(instance, self.runtime)

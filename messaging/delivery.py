@@ -25,6 +25,12 @@ def _outbound(instance_id: str, message_id: str):
     return Message.objects.filter(instance_id=instance_id, direction=Message.OUTBOUND, external_id=message_id)
 
 
+def is_queued(instance_id: str, message_id: str) -> bool:
+    """Whether this outbound message still waits for its send: False once it was sent, or failed (the send
+    API answered 503 "not queued", so the agent will ask again: sending it as well would deliver it twice)."""
+    return _outbound(instance_id, message_id).filter(status=Message.QUEUED).exists()
+
+
 def mark_sent(instance_id: str, message_id: str, platform_message_id: str | None, attempts: int) -> None:
     _outbound(instance_id, message_id).exclude(status=Message.DELIVERED).update(
         status=Message.SENT, platform_message_id=platform_message_id or "", attempts=attempts, error=""

@@ -166,9 +166,12 @@ class Runtime:
 
     def publish_sync(self, subject: str, event: Event) -> int:
         """Publish from a request thread; returns once JetStream has acknowledged. Raises BusUnavailable."""
+        future = self.submit(self.bus.publish(subject, event))
         try:
-            return self.call(self.bus.publish(subject, event), timeout=self.bus.publish_timeout_s + 1)
+            return future.result(timeout=self.bus.publish_timeout_s + 1)
         except concurrent.futures.TimeoutError as exc:
+            # The caller is told "not published": a publish still waiting for the loop must not go out later.
+            future.cancel()
             raise BusUnavailable("NATS did not acknowledge in time") from exc
 
     # --- journey completion -> system.journey.complete -------------------------------------------

@@ -75,7 +75,7 @@ class TelegramSandbox:
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(int(time.time()) % 1_000_000 * 1000)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        self._server = _Server((host, port), _handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -200,6 +200,12 @@ class TelegramSandbox:
     def emit(self, count: int = 1, *, text: str = "hello {n}", chat_id: int = 424242) -> list[httpx.Response]:
         """POST `count` text messages, one Update each; returns the hub's answers."""
         return [self.post(self.update(text.format(n=n), chat_id=chat_id)) for n in range(1, count + 1)]
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a hub sending 50 replies at once would see its
+    # connections dropped and retried by TCP after a second, timing the sandbox instead of the hub.
+    request_queue_size = 1024
 
 
 _BOT = {"id": 700000001, "is_bot": True, "first_name": "Sandbox", "username": "omni_sandbox_bot"}
