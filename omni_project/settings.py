@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "channels",
     "journeys",
     "channels_plugins",
 ]
@@ -154,6 +155,26 @@ AGENT = {
     "MAX_ATTEMPTS": env.int("AGENT_MAX_ATTEMPTS", default=3),
     "RETRY_BACKOFF_MS": env.int("AGENT_RETRY_BACKOFF_MS", default=200),
 }
+
+# --- The journey dashboard's live feed (Django Channels) -------------------------------------------
+# In-memory by default: one serving process. With several, set CHANNEL_LAYER_URL=redis://host:6379/0 so a
+# journey finished in one process reaches the dashboards connected to the others.
+CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="").strip()
+if not CHANNEL_LAYER_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+elif CHANNEL_LAYER_URL.split("://", 1)[0] in ("redis", "rediss"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="omni")},
+        }
+    }
+else:
+    raise ImproperlyConfigured(
+        f"CHANNEL_LAYER_URL must be empty (in-memory) or a redis:// or rediss:// URL, got {CHANNEL_LAYER_URL!r}"
+    )
+
+LOGIN_URL = "journeys-dashboard:login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["messaging.authentication.ApiKeyAuthentication"],

@@ -1,4 +1,4 @@
-"""URL conf: the admin, the `/api/v2/` API and its schema. Apps own their routes."""
+"""URL conf: the admin, the `/api/v2/` API and its schema, the journey dashboard. Apps own their routes."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -28,6 +28,7 @@ api_v2 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v2/", include(api_v2)),
+    path("journeys/", include("journeys.dashboard.urls")),
 ]
 
 handler400 = "messaging.exceptions.bad_request_handler"
