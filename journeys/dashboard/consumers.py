@@ -17,6 +17,9 @@ class JourneyFeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         if not await self._may_view():
+            # Accepted, then closed: refused before the accept, a browser sees only an HTTP 403 (code 1006)
+            # and cannot tell "log in again" from a network fault.
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         await self.channel_layer.group_add(GROUP, self.channel_name)

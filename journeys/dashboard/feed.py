@@ -35,6 +35,7 @@ class JourneyFeed:
         self.forwarded = 0
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
+        self.subscribed = asyncio.Event()  # set while the NATS subscription is open
 
     async def acquire(self) -> None:
         self.viewers += 1
@@ -71,12 +72,14 @@ class JourneyFeed:
                 nc = await nats.connect(self.nats_url, name="omni-dashboard-feed", connect_timeout=2,
                                         max_reconnect_attempts=-1, reconnect_time_wait=RETRY_S)  # fmt: skip
                 await nc.subscribe(JOURNEY_COMPLETE, queue=queue, cb=forward)
+                self.subscribed.set()
                 await self._stop.wait()
             except Exception as exc:  # NATS down at start: the pages still work; keep trying
                 log.warning("dashboard feed: NATS %s unavailable (%r); retrying in %.0f s", self.nats_url, exc, RETRY_S)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), RETRY_S)
             finally:
+                self.subscribed.clear()
                 if nc is not None and not nc.is_closed:
                     await nc.close()
 

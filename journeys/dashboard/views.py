@@ -20,7 +20,7 @@ from journeys.stages import LATENCY_KEYS, LATENCY_LABELS
 from journeys.tracker import STATUSES, get_journey_tracker, now_ms
 
 WINDOW_MS = 3_600_000  # "the last hour"
-RECENT_LIMIT = 50
+RECENT_LIMIT = 25
 SLOWEST_LIMIT = 10
 DEFAULT_SLOWEST = "totalRoundTrip"  # what a user means by "the bot is slow"
 CHANNELS = tuple(settings.CHANNEL_PLUGINS)

@@ -143,6 +143,6 @@ def _ticks(span: float, target: int = 5) -> list[Tick]:
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     ticks, t = [], 0.0
     while t <= span * 1.0000001:
-        ticks.append(Tick(round(t / span * 100.0, 4), fmt_ms(t)))
+        ticks.append(Tick(round(t / span * 100.0, 4), f"{t:g} ms" if step >= 1 else fmt_ms(t)))
         t += step
     return ticks

@@ -106,7 +106,7 @@ def test_the_summary_shows_counts_percentiles_bars_and_bottlenecks(key_client):
     assert f'class="num p50">{np.percentile(db_writes, 50):.1f}ms<' in row
     assert "stat-bar__fill" in row and "grade--acceptable" in row
     assert re.search(r'<li data-key="apiProcessing">', html)  # 30 ms: the top internal stage at p95
-    assert html.count('class="journey-row') == 22 + 10  # recent (22) and slowest by round trip (10 of 20)
+    assert html.count('class="journey-row') == 22 + 10  # recent (22 of 25) and slowest by round trip (10 of 20)
 
 
 def test_the_lists_filter_by_channel_instance_status_and_sort_by_the_chosen_key(key_client):

@@ -7,7 +7,7 @@
   if (!status || !recent) return;
   var filtersNode = document.getElementById("dashboard-filters");
   var filters = filtersNode ? JSON.parse(filtersNode.textContent) : {};
-  var maxRows = 50;
+  var maxRows = 25; // as many as the page lists (views.RECENT_LIMIT)
   var fresh = 0;
   var delay = 1000;
   var pinger = null;
