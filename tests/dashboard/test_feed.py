@@ -133,3 +133,51 @@ def test_a_page_of_another_site_cannot_open_the_feed(asgi_url):
         return refused.value.response.status_code
 
     assert asyncio.run(scenario()) == 403
+
+
+def redis_answers() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_layer(settings):
+    """CHANNEL_LAYER_URL=redis://127.0.0.1:6379/0 for this test, under a prefix of its own."""
+    if not redis_answers():
+        pytest.skip("no Redis on 127.0.0.1:6379 (the in-memory layer is the default and is tested above)")
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def test_with_the_redis_layer_two_viewers_each_get_a_journey_once(redis_layer, asgi_url):
+    cid = f"live-redis-{uuid.uuid4()}"
+
+    async def scenario():
+        async with ws(asgi_url, **{"X-API-Key": API_KEY}) as first, ws(asgi_url, **{"X-API-Key": API_KEY}) as second:
+            for socket in (first, second):
+                assert (await receive(socket))["type"] == "hello"
+            await wait_subscribed()
+            await asyncio.get_running_loop().run_in_executor(None, finish_a_journey, cid)
+            got = [await receive(first), await receive(second)]
+            for socket in (first, second):  # nothing else: forwarded once, through the queue group
+                with pytest.raises(TimeoutError):
+                    await receive(socket, timeout_s=0.5)
+            return got
+
+    got = asyncio.run(scenario())
+    assert [m["journey"]["correlationId"] for m in got] == [cid, cid]
+    assert current_feed().forwarded == 1
