@@ -62,6 +62,7 @@ def main() -> int:
     print()
     print(f"  API key (development): {env['OMNI_API_KEY']}")
     print("  API docs:              http://127.0.0.1:8000/api/v2/docs")
+    print("  Dashboard:             http://127.0.0.1:8000/journeys/ (log in with the API key)")
     print(f"  Try: curl -H 'X-API-Key: {env['OMNI_API_KEY']}' http://127.0.0.1:8000/api/v2/journeys/summary")
     print()
     try:
