@@ -142,7 +142,9 @@ def test_the_waterfall_has_one_bar_per_recorded_stage_of_the_right_kind(key_clie
     assert "wf-row--missing" not in html
     # The axis runs from T0 to T11 (2104 ms): T0's 1 s band is 47.5 % of it, the agent's 900 ms from T5 (1019 ms).
     assert 'class="wf-precision-band" style="left: 0.0%; width: 47.5285%"' in html
-    left, width = map(float, re.search(r'wf-bar--external" style="left: ([\d.]+)%; width: ([\d.]+)%"', html).groups())
+    agent = r'wf-bar--external" data-stage="T5" data-ms="([\d.]+)" style="left: ([\d.]+)%; width: ([\d.]+)%"'
+    ms, left, width = map(float, re.search(agent, html).groups())
+    assert ms == 900.0
     assert left == pytest.approx(1019 / 2104 * 100, abs=1e-3) and width == pytest.approx(900 / 2104 * 100, abs=1e-3)
 
 
