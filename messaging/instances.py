@@ -51,6 +51,11 @@ _cache: dict[str, InstanceConfig] = {}
 _lock = threading.Lock()
 
 
+def cached_instance_config(instance_id: str) -> InstanceConfig | None:
+    """The instance if it is cached, else None: no database, so callable on the event loop."""
+    return _cache.get(str(instance_id))
+
+
 def get_instance_config(instance_id: str) -> InstanceConfig | None:
     """The instance with this id, or None (also for an id that is not a UUID). Synchronous: ORM."""
     key = str(instance_id)
