@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
@@ -50,6 +51,22 @@ def _chat_of(msg: Msg) -> tuple[str, str]:
         return str(event.metadata.instance_id), str(event.payload["chatId"])
     except (ValueError, KeyError):
         return "", str(id(msg))
+
+
+@dataclass
+class _Turn:
+    """A message's place in its chat's queue of platform calls."""
+
+    after: asyncio.Future | None  # the previous message's turn, if it is still in hand
+    done: asyncio.Future
+
+    async def wait(self) -> None:
+        if self.after is not None:
+            await asyncio.shield(self.after)  # a cancelled waiter must not cancel the turn it waits for
+
+    def end(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 def _timed(metadata: EventMetadata) -> bool:
@@ -124,8 +141,10 @@ class OutboundDispatcher:
 
     Messages are dispatched as they arrive, not batch by batch: waiting for a batch's platform calls before
     fetching the next one made every reply wait for the previous replies' sends (T9->T10 took the platform's
-    latency). Replies to one chat still go out in order, each after the one before it; other chats do not
-    wait. At most `max_in_flight` messages are in hand; beyond that the consumer stops fetching.
+    latency). Replies to one chat still reach the platform in order: each one's platform call (retries
+    included) waits for the previous one's to end. Only that call is in turn; the lookups before it and the
+    bookkeeping after it run alongside. At most `max_in_flight` messages are in hand; beyond that the
+    consumer stops fetching.
     """
 
     batch = 50
@@ -138,7 +157,8 @@ class OutboundDispatcher:
         self.runtime = runtime
         self.channel = channel
         self._slots: asyncio.Semaphore | None = None
-        self._last_per_chat: dict[tuple[str, str], asyncio.Task] = {}
+        # Per chat, the turn of the last message handed out: the next one's platform call waits for it.
+        self._last_turn: dict[tuple[str, str], asyncio.Future] = {}
 
     async def run(self) -> None:
         self._slots = asyncio.Semaphore(self.max_in_flight)
@@ -157,23 +177,19 @@ class OutboundDispatcher:
         for msg in msgs:
             await self._slots.acquire()
             chat = _chat_of(msg)
-            previous = self._last_per_chat.get(chat)
-            task = self.runtime.spawn(self._dispatch_after(previous, msg))
-            self._last_per_chat[chat] = task
-            task.add_done_callback(lambda done, chat=chat: self._finished(chat, done))
+            turn = _Turn(after=self._last_turn.get(chat), done=asyncio.get_running_loop().create_future())
+            self._last_turn[chat] = turn.done
+            task = self.runtime.spawn(self.dispatch(msg, turn))
+            task.add_done_callback(lambda _task, chat=chat, turn=turn: self._finished(chat, turn))
 
-    async def _dispatch_after(self, previous: asyncio.Task | None, msg: Msg) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait({previous})  # its outcome is its own: acked, naked or failed
-        await self.dispatch(msg)
-
-    def _finished(self, chat: tuple[str, str], task: asyncio.Task) -> None:
+    def _finished(self, chat: tuple[str, str], turn: _Turn) -> None:
         assert self._slots is not None
         self._slots.release()
-        if self._last_per_chat.get(chat) is task:
-            del self._last_per_chat[chat]
+        turn.end()  # a dispatch that never reached its platform call must not hold the chat
+        if self._last_turn.get(chat) is turn.done:
+            del self._last_turn[chat]
 
-    async def dispatch(self, msg: Msg) -> None:
+    async def dispatch(self, msg: Msg, turn: _Turn | None = None) -> None:
         try:
             event = Event.from_json(msg.data)
             payload = event.payload
@@ -209,6 +225,25 @@ class OutboundDispatcher:
             return
         if _timed(metadata):
             merge_timings(self.runtime.tracker, metadata)
+        if turn is not None:
+            await turn.wait()
+        try:
+            outcome, detail, attempts = await self._send(plugin, instance.channel_type, outbound, metadata, msg)
+        finally:
+            if turn is not None:
+                turn.end()
+        if outcome == "sent":
+            MESSAGES_SENT.labels(self.channel, "sent").inc()
+            await sync_to_async(mark_sent, thread_sensitive=False)(instance.id, outbound.message_id, detail, attempts)
+            await msg.ack()
+        elif outcome == "failed":
+            await self._fail(msg, instance.id, outbound, detail, attempts)
+        else:
+            await msg.nak()  # stopping: redelivered to the next process
+
+    async def _send(self, plugin, channel_type: str, outbound: OutboundMessage, metadata: EventMetadata, msg: Msg):
+        """The platform call with its retries: ("sent", platform message id | "failed", reason | "stopping",
+        None) and the attempts made."""
         attempts = 0
         while True:
             attempts += 1
@@ -218,28 +253,18 @@ class OutboundDispatcher:
                 PLATFORM_SEND_FAILURES.labels(self.channel, "permanent" if exc.permanent else "transient").inc()
                 if exc.permanent or attempts >= self.max_attempts:
                     kind = "permanent" if exc.permanent else f"gave up after {attempts} attempts"
-                    await self._fail(msg, instance.id, outbound, f"{kind}: {exc}", attempts)
-                    return
+                    return "failed", f"{kind}: {exc}", attempts
                 delay = exc.retry_after_s if exc.retry_after_s is not None else self.backoff_s * 2 ** (attempts - 1)
             except Exception as exc:  # an unexpected plugin error is treated as transient
                 PLATFORM_SEND_FAILURES.labels(self.channel, "transient").inc()
-                log.exception("plugin %s failed sending %s", instance.channel_type, outbound.message_id)
+                log.exception("plugin %s failed sending %s", channel_type, outbound.message_id)
                 if attempts >= self.max_attempts:
-                    await self._fail(
-                        msg, instance.id, outbound, f"gave up after {attempts} attempts: {exc!r}", attempts
-                    )
-                    return
+                    return "failed", f"gave up after {attempts} attempts: {exc!r}", attempts
                 delay = self.backoff_s * 2 ** (attempts - 1)
             else:
-                MESSAGES_SENT.labels(self.channel, "sent").inc()
-                await sync_to_async(mark_sent, thread_sensitive=False)(
-                    instance.id, outbound.message_id, result.platform_message_id, attempts
-                )
-                await msg.ack()
-                return
+                return "sent", result.platform_message_id, attempts
             if self.runtime.stopping.is_set():
-                await msg.nak()  # redelivered to the next process
-                return
+                return "stopping", None, attempts
             await msg.in_progress()
             await asyncio.sleep(min(delay, self.max_delay_s))
 
