@@ -57,6 +57,7 @@ _FREE, _ACTIVE, _COMPLETED, _ABANDONED = 0, 1, 2, 3
 _STATUS_NAMES = {_ACTIVE: "active", _COMPLETED: "completed", _ABANDONED: "abandoned"}
 _STATUS_CODES = {name: code for code, name in _STATUS_NAMES.items()}
 PATHS = ("no-agent", "agent", "replied")
+EVICTED_REASON = "evicted: JOURNEY_MAX_ENTRIES reached"
 STATUSES = tuple(_STATUS_CODES)
 
 # Latency keys as column pairs, for the vectorised summary and the per-journey view alike.
@@ -125,6 +126,8 @@ class JourneyTracker:
         self._codes: dict[str, int] = {"": 0}
         self._names: list[str] = [""]
         self.evicted = 0
+        # Active journeys pushed out by the cap, finished as abandoned, handed to on_complete outside the lock.
+        self._evicted_active: list[Journey] = []
         self._stop = threading.Event()
         self._cleaner: threading.Thread | None = None
 
@@ -145,6 +148,7 @@ class JourneyTracker:
         if timestamp is None:
             timestamp = now
         expired = finished = None
+        evicted: list[Journey] | tuple[()] = ()
         lock = self._lock
         lock.acquire()  # try/finally: measurably cheaper than `with` on this path
         try:
@@ -165,10 +169,15 @@ class JourneyTracker:
                 stored = True
                 if col == _T11 and self._state[slot] == _ACTIVE:
                     finished = self._finish(slot, _COMPLETED, now, None)
+            evicted = self._evicted_active
+            if evicted:
+                self._evicted_active = []
         finally:
             lock.release()
         on_complete = self.on_complete
         if on_complete is not None:
+            for journey in evicted:
+                on_complete(journey)
             if expired is not None:  # the old journey under this id ran out before this record
                 on_complete(expired)
             if finished is not None:
@@ -372,6 +381,9 @@ class JourneyTracker:
     def _open(self, correlation_id: str, now: float) -> int:
         if len(self._index) >= self.max_entries:
             _, oldest = self._index.popitem(last=False)
+            if self._state[oldest] == _ACTIVE and self.on_complete is not None:
+                # Never silently: an unfinished journey pushed out is reported, like one that ran out of TTL.
+                self._evicted_active.append(self._finish(oldest, _ABANDONED, now, EVICTED_REASON))
             self._release(oldest)
             self.evicted += 1
         slot = self._free.pop() if self._free else self._grow()

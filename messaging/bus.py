@@ -43,6 +43,7 @@ class Bus:
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
         self._ready = asyncio.Event()
+        self._closing = False
 
     @property
     def connected(self) -> bool:
@@ -189,6 +190,7 @@ class Bus:
     async def close(self) -> None:
         """Flush what is in flight (acks included) and close. The consumers have stopped by now, so
         there is nothing for a subscription drain to wait for."""
+        self._closing = True
         self._ready.clear()
         if self.nc is not None and not self.nc.is_closed:
             try:
@@ -198,6 +200,8 @@ class Bus:
             await self.nc.close()
 
     async def _on_disconnect(self) -> None:
+        if self._closing:
+            return  # our own close: nothing to reconnect, nothing to warn about
         log.warning("disconnected from NATS at %s; reconnecting", self.url)
 
     async def _on_reconnect(self) -> None:

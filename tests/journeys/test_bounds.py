@@ -144,6 +144,24 @@ def test_cap_evicts_the_least_recently_used_journey(make_tracker, clock):
     assert tracker.evicted == 1
 
 
+def test_an_active_journey_pushed_out_by_the_cap_is_reported_abandoned(make_tracker, clock, completed):
+    tracker = make_tracker(max_entries=3)
+    fill_three(tracker, clock)
+    tracker.record_checkpoint("evt-b", "T11", "platformDeliveredAt")  # evt-b completes, reported once
+    tracker.record_checkpoint("evt-d", "T1", "pluginReceivedAt")  # evicts evt-a, still active
+    tracker.record_checkpoint("evt-e", "T1", "pluginReceivedAt")  # evicts evt-c
+    tracker.record_checkpoint("evt-f", "T1", "pluginReceivedAt")  # evicts evt-b, already reported
+
+    assert [(j["correlationId"], j["status"]) for j in completed] == [
+        ("evt-b", "completed"),
+        ("evt-a", "abandoned"),
+        ("evt-c", "abandoned"),
+    ]
+    assert completed[1]["abandonReason"] == "evicted: JOURNEY_MAX_ENTRIES reached"
+    assert [c["stage"] for c in completed[1]["checkpoints"]] == ["T1"]
+    assert tracker.evicted == 3
+
+
 def test_recording_refreshes_recency(make_tracker, clock):
     tracker = make_tracker(max_entries=3)
     fill_three(tracker, clock)

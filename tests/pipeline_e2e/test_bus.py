@@ -80,3 +80,29 @@ def test_connect_to_an_unreachable_server_says_so():
 
     asyncio.run(scenario())
     assert nats  # the real client, never a stub
+
+
+def test_closing_the_bus_warns_of_no_disconnection_but_losing_the_server_does(caplog):
+    server = NatsServer()
+    server.start()
+
+    async def scenario():
+        bus = Bus(server.url, "CL", "cl")
+        await bus.connect(retry_forever=False)
+        await bus.close()
+        lost = Bus(server.url, "CL", "cl")
+        await lost.connect(retry_forever=False)
+        server.stop()
+        for _ in range(100):
+            if "disconnected" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        await lost.close()
+
+    try:
+        with caplog.at_level("WARNING", logger="messaging.bus"):
+            asyncio.run(scenario())
+    finally:
+        server.close()
+    warnings = [r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # the lost server's, not the clean close's
