@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -47,9 +46,8 @@ from urllib.parse import quote, urlparse
 import httpx
 
 from channels_plugins.discord.sandbox import DiscordSandbox
-from channels_plugins.telegram.sandbox import SECRET_HEADER as TELEGRAM_SECRET_HEADER
+from channels_plugins.sandbox_http import JsonHandler, ServerThread, Timers
 from channels_plugins.telegram.sandbox import TelegramSandbox
-from channels_plugins.whatsapp.sandbox import SIGNATURE_HEADER as WHATSAPP_SIGNATURE_HEADER
 from channels_plugins.whatsapp.sandbox import WhatsAppSandbox
 
 log = logging.getLogger(__name__)
@@ -380,32 +378,21 @@ class SimulatedAgent:
         self.replies: Counter[int | str] = Counter()  # HTTP status (or error name) of each reply
         self.reply_errors: list[str] = []  # the first few replies the hub refused, with its answer
         self._lock = threading.Lock()
-        self._timers: set[threading.Timer] = set()
+        self._thinking = Timers()
         self._http = httpx.Client(timeout=30, headers={"X-API-Key": api_key})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _agent_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._server = ServerThread("127.0.0.1", 0, _agent_handler(self), name="simulated-agent")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/notify"
+        return f"{self._server.url}/notify"
 
     def start(self) -> SimulatedAgent:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="simulated-agent", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        with self._lock:
-            timers, self._timers = self._timers, set()
-        for timer in timers:
-            timer.cancel()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
+        self._thinking.cancel()
+        self._server.stop()
         self._http.close()
 
     def reset_counts(self) -> None:
@@ -415,17 +402,9 @@ class SimulatedAgent:
             self.reply_errors.clear()
 
     def notified(self, body: dict[str, Any]) -> None:
-        def reply() -> None:
-            with self._lock:
-                self._timers.discard(timer)
-            self.reply(body)
-
-        timer = threading.Timer(self.think_ms / 1000, reply)
-        timer.daemon = True
         with self._lock:
             self.notifications += 1
-            self._timers.add(timer)
-        timer.start()
+        self._thinking.call_later(self.think_ms / 1000, lambda: self.reply(body))
 
     def reply(self, notification: dict[str, Any]) -> None:
         request = {
@@ -451,69 +430,26 @@ class SimulatedAgent:
             log.warning("the agent's reply to %s failed: %s", notification.get("correlationId"), error)
 
 
-def _agent_handler(agent: SimulatedAgent) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _agent_handler(agent: SimulatedAgent) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = json.loads(self.read_body() or b"{}")
             except ValueError:
                 body = None
             status = 200 if isinstance(body, dict) else 400
             if isinstance(body, dict):
                 agent.notified(body)
-            data = json.dumps({"accepted": status == 200}).encode()
             try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, {"accepted": status == 200})
             except (BrokenPipeError, ConnectionResetError):
                 # The hub gave up waiting (AGENT_TIMEOUT_MS) and will retry: the journey says so.
                 log.warning("the hub closed a notification before the agent's answer")
-
-        def log_message(self, *args: Any) -> None:
-            pass
 
     return Handler
 
 
 # --- the simulation -----------------------------------------------------------------------------------------
-
-# The sandboxes POST with `httpx.post`, a new client per call: building one (its SSL context) costs tens of
-# milliseconds of CPU, which at 20 messages/s would starve the agent and the sandboxes in this process and
-# show up as the hub's latency. These keep the sandboxes' payloads and signatures and share one pooled client.
-
-
-class _PooledTelegramSandbox(TelegramSandbox):
-    def __init__(self, http: httpx.Client, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._http = http
-
-    def post(self, update: Any, *, secret: str | None = None, raw: bytes | None = None) -> httpx.Response:
-        headers = {"Content-Type": "application/json"}
-        token = self.secret if secret is None else secret
-        if token:
-            headers[TELEGRAM_SECRET_HEADER] = token
-        content = raw if raw is not None else json.dumps(update).encode()
-        return self._http.post(self.webhook_url, content=content, headers=headers)
-
-
-class _PooledWhatsAppSandbox(WhatsAppSandbox):
-    def __init__(self, http: httpx.Client, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._http = http
-
-    def post(
-        self, payload: Any, *, secret: str | None = None, signature: str | None = None, raw: bytes | None = None
-    ) -> httpx.Response:
-        content = raw if raw is not None else json.dumps(payload).encode()
-        headers = {
-            "Content-Type": "application/json",
-            WHATSAPP_SIGNATURE_HEADER: signature or self.sign(content, secret),
-        }
-        return self._http.post(self.webhook_url, content=content, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -539,16 +475,16 @@ class Simulation:
         # The users' and the platforms' webhooks: one pool, as many connections as senders in flight.
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self._webhooks = httpx.Client(timeout=30, limits=limits)
-        self.telegram = _PooledTelegramSandbox(
-            self._webhooks, hub_url=self.hub_url, secret=secrets.token_urlsafe(16), latency_ms=latency
+        self.telegram = TelegramSandbox(
+            hub_url=self.hub_url, secret=secrets.token_urlsafe(16), latency_ms=latency, http=self._webhooks
         )
-        self.whatsapp = _PooledWhatsAppSandbox(
-            self._webhooks,
+        self.whatsapp = WhatsAppSandbox(
             hub_url=self.hub_url,
             app_secret=secrets.token_urlsafe(16),
             verify_token=secrets.token_urlsafe(8),
             latency_ms=latency,
             deliver_after_ms=self.config.receipt_after_ms,
+            http=self._webhooks,
         )
         self.discord = DiscordSandbox(latency_ms=latency)
         self.instances: dict[str, str] = {}  # platform -> instance id

@@ -17,7 +17,6 @@ From Python: `with DiscordSandbox(token=...) as sandbox:` then `sandbox.rest_url
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
@@ -33,7 +32,6 @@ from collections import OrderedDict, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -41,6 +39,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from channels_plugins.discord import parsing
+from channels_plugins.sandbox_http import JsonHandler, ServerThread, cli_parser
 from channels_plugins.timestamps import DISCORD_EPOCH_MS
 
 T = TypeVar("T")
@@ -126,8 +125,7 @@ class DiscordSandbox:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ws_server: Server | None = None
-        self._http: ThreadingHTTPServer | None = None
-        self._http_thread: threading.Thread | None = None
+        self._http: ServerThread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -141,11 +139,9 @@ class DiscordSandbox:
 
     def start(self) -> DiscordSandbox:
         """Bind both servers (port 0: a free one) and serve them on background threads."""
-        self._http = ThreadingHTTPServer((self.host, self.port), _rest_handler(self))
-        self._http.daemon_threads = True
-        self.port = self._http.server_address[1]
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name="discord-sandbox-rest", daemon=True)
-        self._http_thread.start()
+        self._http = ServerThread(self.host, self.port, _rest_handler(self), name="discord-sandbox-rest")
+        self.port = self._http.port
+        self._http.start()
         self._loop = asyncio.new_event_loop()
         started = threading.Event()
         self._thread = threading.Thread(
@@ -175,8 +171,7 @@ class DiscordSandbox:
             self._loop.close()
             self._loop = self._thread = None
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.stop()
             self._http = None
 
     async def _stop_gateway(self) -> None:
@@ -511,8 +506,8 @@ def _as_seen_by(intents: int, data: dict[str, Any]) -> dict[str, Any] | None:
     return data
 
 
-def _rest_handler(sandbox: DiscordSandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _rest_handler(sandbox: DiscordSandbox) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects of an API
 
         def do_GET(self) -> None:
@@ -522,8 +517,7 @@ def _rest_handler(sandbox: DiscordSandbox) -> type[BaseHTTPRequestHandler]:
             self._answer("POST")
 
         def _answer(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:
@@ -533,25 +527,13 @@ def _rest_handler(sandbox: DiscordSandbox) -> type[BaseHTTPRequestHandler]:
             else:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, answer, extra = sandbox.rest(method, self.path, headers, body)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
+            self.send_json(status, answer, extra)
 
     return Handler
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8083, help="REST port (0: a free one)")
+    parser = cli_parser(__doc__, port=8083, port_help="REST port (0: a free one)")
     parser.add_argument("--gateway-port", type=int, default=None, help="Gateway port (default: --port + 1)")
     parser.add_argument("--token", default="sandbox-token", help="the bot token Identify must carry")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST answer")

@@ -13,7 +13,6 @@ From Python: `with TelegramSandbox(hub_url=..., instance_id=..., secret=...) as 
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import random
@@ -21,27 +20,27 @@ import re
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+
+from channels_plugins.sandbox_http import (
+    Attempt,
+    JsonHandler,
+    WebhookSandbox,
+    add_webhook_options,
+    cli_parser,
+    serve_until_interrupted,
+    webhook_options,
+)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 (the sandbox's made-up bot token)
 _ROUTE = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)/?$")
 
 
-class Attempt(NamedTuple):
-    """One sendMessage call the sandbox answered."""
-
-    status: int
-    path: str
-    body: dict[str, Any]
-    at: float  # epoch seconds
-
-
-class TelegramSandbox:
+class TelegramSandbox(WebhookSandbox):
     """A Bot API server on loopback, run in a background thread by `start()` / `stop()`."""
 
     def __init__(
@@ -58,6 +57,7 @@ class TelegramSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
         self.token = token
         self.hub_url = hub_url
@@ -75,35 +75,9 @@ class TelegramSandbox:
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(int(time.time()) % 1_000_000 * 1000)
         self._lock = threading.Lock()
-        self._server = _Server((host, port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> TelegramSandbox:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="telegram-sandbox", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> TelegramSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        # socketserver's default listen backlog is 5: a hub sending 50 replies at once would see its
+        # connections dropped and retried by TCP after a second, timing the sandbox instead of the hub.
+        super().__init__(_handler(self), host=host, port=port, name="telegram-sandbox", backlog=1024, http=http)
 
     def fail_next(self, status: int, count: int = 1) -> None:
         """Answer the next `count` sendMessage calls with this error status (429, 403, 500...)."""
@@ -195,17 +169,11 @@ class TelegramSandbox:
         if token:
             headers[SECRET_HEADER] = token
         content = raw if raw is not None else json.dumps(update).encode()
-        return httpx.post(self.webhook_url, content=content, headers=headers, timeout=30)
+        return self._request("POST", self.webhook_url, content=content, headers=headers)
 
     def emit(self, count: int = 1, *, text: str = "hello {n}", chat_id: int = 424242) -> list[httpx.Response]:
         """POST `count` text messages, one Update each; returns the hub's answers."""
         return [self.post(self.update(text.format(n=n), chat_id=chat_id)) for n in range(1, count + 1)]
-
-
-class _Server(ThreadingHTTPServer):
-    # socketserver's default listen backlog is 5: a hub sending 50 replies at once would see its
-    # connections dropped and retried by TCP after a second, timing the sandbox instead of the hub.
-    request_queue_size = 1024
 
 
 _BOT = {"id": 700000001, "is_bot": True, "first_name": "Sandbox", "username": "omni_sandbox_bot"}
@@ -222,11 +190,10 @@ def _chat_id(value: Any) -> int | str:
         return str(value)  # "@channelusername"
 
 
-def _handler(sandbox: TelegramSandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(sandbox: TelegramSandbox) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
             # The Bot API takes JSON, form fields or query parameters alike.
             body: dict[str, Any] = dict(parse_qsl(self.path.partition("?")[2]))
             try:
@@ -242,58 +209,32 @@ def _handler(sandbox: TelegramSandbox) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST
 
         def _answer(self, status: int, answer: dict[str, Any]) -> None:
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if status == 429:
-                self.send_header("Retry-After", str(sandbox.retry_after_s))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
+            self.send_json(status, answer, {"Retry-After": str(sandbox.retry_after_s)} if status == 429 else None)
 
     return Handler
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
+    parser = cli_parser(__doc__, port=8081)
     parser.add_argument("--token", default=SANDBOX_TOKEN, help="the bot token the hub's instance uses")
-    parser.add_argument("--hub-url", default="http://127.0.0.1:8000")
-    parser.add_argument("--instance-id", help="the hub's Telegram instance (needed for --emit)")
-    parser.add_argument("--secret", help="the instance's webhook secret token")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--failure-rate", type=float, default=0.0, help="fraction of sends answered 429 or 500")
+    add_webhook_options(
+        parser,
+        instance_help="the hub's Telegram instance (needed for --emit)",
+        auth_help="the instance's webhook secret token",
+    )
     parser.add_argument("--retry-after", type=int, default=1, help="seconds, in 429 answers")
     parser.add_argument("--emit", type=int, default=0, metavar="N", help="POST N updates to the hub, then keep serving")
     args = parser.parse_args(argv)
-    sandbox = TelegramSandbox(
-        token=args.token,
-        hub_url=args.hub_url,
-        instance_id=args.instance_id,
-        secret=args.secret,
-        latency_ms=args.latency_ms,
-        failure_rate=args.failure_rate,
-        retry_after_s=args.retry_after,
-        host=args.host,
-        port=args.port,
-    ).start()
-    print(f"Telegram sandbox on {sandbox.url} (token {args.token!r})", flush=True)
-    try:
-        if args.emit:
-            if not args.instance_id:
-                parser.error("--emit needs --instance-id")
-            for n, response in enumerate(sandbox.emit(args.emit), start=1):
-                print(f"update {n}: {response.status_code} {response.text}", flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    options = webhook_options(args)
+    sandbox = TelegramSandbox(token=args.token, secret=args.secret, retry_after_s=args.retry_after, **options).start()
+    serve_until_interrupted(
+        parser,
+        sandbox,
+        f"Telegram sandbox on {sandbox.url} (token {args.token!r})",
+        emit=args.emit,
+        label="update",
+        emit_error=None if args.instance_id else "--emit needs --instance-id",
+    )
 
 
 if __name__ == "__main__":

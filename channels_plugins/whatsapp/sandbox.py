@@ -15,7 +15,6 @@ the delivered statuses it posted and the hub's answer to each.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import hmac
@@ -26,11 +25,21 @@ import re
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+
+from channels_plugins.sandbox_http import (
+    Attempt,
+    JsonHandler,
+    Timers,
+    WebhookSandbox,
+    add_webhook_options,
+    cli_parser,
+    serve_until_interrupted,
+    webhook_options,
+)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 WABA_ID = "102290129340398"
@@ -43,16 +52,7 @@ _ERRORS = {
 }
 
 
-class Attempt(NamedTuple):
-    """One send call the sandbox answered."""
-
-    status: int
-    path: str
-    body: dict[str, Any]
-    at: float  # epoch seconds
-
-
-class WhatsAppSandbox:
+class WhatsAppSandbox(WebhookSandbox):
     """A Cloud API server on loopback, run in a background thread by `start()` / `stop()`."""
 
     def __init__(
@@ -72,6 +72,7 @@ class WhatsAppSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
@@ -92,40 +93,13 @@ class WhatsAppSandbox:
         self._forced: deque[int] = deque()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._timers: set[threading.Timer] = set()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> WhatsAppSandbox:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="whatsapp-sandbox", daemon=True)
-            self._thread.start()
-        return self
+        self._deliveries = Timers()
+        super().__init__(_handler(self), host=host, port=port, name="whatsapp-sandbox", http=http)
 
     def stop(self) -> None:
-        with self._lock:
-            timers, self._timers = self._timers, set()
-        for timer in timers:
-            timer.cancel()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> WhatsAppSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        # A receipt already being posted ends before the client it is posted with is closed.
+        self._deliveries.cancel(wait_s=5)
+        super().stop()
 
     def fail_next(self, status: int, count: int = 1) -> None:
         """Answer the next `count` sends with this error status (429, 500, 400 undeliverable...)."""
@@ -179,8 +153,6 @@ class WhatsAppSandbox:
             return
 
         def deliver() -> None:
-            with self._lock:
-                self._timers.discard(timer)
             try:
                 outcome: int | str = self.post(self.status_webhook(wamid, recipient)).status_code
             except httpx.HTTPError as exc:
@@ -188,11 +160,7 @@ class WhatsAppSandbox:
             with self._lock:
                 self.receipts.append((wamid, outcome))
 
-        timer = threading.Timer(self.deliver_after_ms / 1000, deliver)
-        timer.daemon = True
-        with self._lock:
-            self._timers.add(timer)
-        timer.start()
+        self._deliveries.call_later(self.deliver_after_ms / 1000, deliver)
 
     # --- the webhook side: what Meta POSTs to the hub -------------------------------------------------
 
@@ -252,7 +220,7 @@ class WhatsAppSandbox:
         """POST a webhook (or `raw` bytes) to the hub, signed with the app secret unless `signature` is given."""
         content = raw if raw is not None else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature or self.sign(content, secret)}
-        return httpx.post(self.webhook_url, content=content, headers=headers, timeout=30)
+        return self._request("POST", self.webhook_url, content=content, headers=headers)
 
     def emit(self, count: int = 1, *, text: str = "hello {n}", wa_id: str = "15551234567") -> list[httpx.Response]:
         """POST `count` text messages, one webhook each; returns the hub's answers."""
@@ -262,7 +230,7 @@ class WhatsAppSandbox:
         """The verification GET Meta makes when the webhook is configured."""
         token = self.verify_token if verify_token is None else verify_token
         query = urlencode({"hub.mode": "subscribe", "hub.verify_token": token or "", "hub.challenge": challenge})
-        return httpx.get(f"{self.webhook_url}?{query}", timeout=30)
+        return self._request("GET", f"{self.webhook_url}?{query}")
 
 
 def _error(code: int, message: str, kind: str = "OAuthException") -> dict[str, Any]:
@@ -270,73 +238,50 @@ def _error(code: int, message: str, kind: str = "OAuthException") -> dict[str, A
     return {"error": {"message": message, "type": kind, "code": code, "fbtrace_id": trace}}
 
 
-def _handler(sandbox: WhatsAppSandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(sandbox: WhatsAppSandbox) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
             try:
-                body = json.loads(raw or b"{}")
+                body = json.loads(self.read_body() or b"{}")
             except ValueError:
                 self._answer(400, _error(100, "(#100) The parameter messaging_product is required."))
                 return
             self._answer(*sandbox.handle(self.path.partition("?")[0], self.headers.get("Authorization") or "", body))
 
         def _answer(self, status: int, answer: dict[str, Any]) -> None:
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if status == 429 and sandbox.retry_after_s is not None:
-                self.send_header("Retry-After", f"{sandbox.retry_after_s:g}")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
+            retry_after = status == 429 and sandbox.retry_after_s is not None
+            self.send_json(status, answer, {"Retry-After": f"{sandbox.retry_after_s:g}"} if retry_after else None)
 
     return Handler
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
+    parser = cli_parser(__doc__, port=8082)
     parser.add_argument("--access-token", default=SANDBOX_ACCESS_TOKEN, help="the instance's token")
     parser.add_argument("--phone-number-id", default="100000000000001", help="the instance's config.phoneNumberId")
-    parser.add_argument("--hub-url", default="http://127.0.0.1:8000")
-    parser.add_argument("--instance-id", help="the hub's WhatsApp instance (needed for webhooks)")
-    parser.add_argument("--secret", help="the app secret the webhooks are signed with (the instance's webhookSecret)")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--failure-rate", type=float, default=0.0, help="fraction of sends answered 429 or 500")
+    add_webhook_options(
+        parser,
+        instance_help="the hub's WhatsApp instance (needed for webhooks)",
+        auth_help="the app secret the webhooks are signed with (the instance's webhookSecret)",
+    )
     parser.add_argument("--deliver-after-ms", type=float, default=1000.0, help="delay of the delivered status")
     parser.add_argument("--emit", type=int, default=0, metavar="N", help="POST N messages, then keep serving")
     args = parser.parse_args(argv)
     sandbox = WhatsAppSandbox(
         access_token=args.access_token,
         phone_number_id=args.phone_number_id,
-        hub_url=args.hub_url,
-        instance_id=args.instance_id,
         app_secret=args.secret,
-        latency_ms=args.latency_ms,
-        failure_rate=args.failure_rate,
         deliver_after_ms=args.deliver_after_ms,
-        host=args.host,
-        port=args.port,
+        **webhook_options(args),
     ).start()
-    print(f"WhatsApp sandbox on {sandbox.url} (phone number id {args.phone_number_id})", flush=True)
-    try:
-        if args.emit:
-            if not (args.instance_id and args.secret):
-                parser.error("--emit needs --instance-id and --secret")
-            for n, response in enumerate(sandbox.emit(args.emit), start=1):
-                print(f"message {n}: {response.status_code} {response.text}", flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    serve_until_interrupted(
+        parser,
+        sandbox,
+        f"WhatsApp sandbox on {sandbox.url} (phone number id {args.phone_number_id})",
+        emit=args.emit,
+        label="message",
+        emit_error=None if args.instance_id and args.secret else "--emit needs --instance-id and --secret",
+    )
 
 
 if __name__ == "__main__":

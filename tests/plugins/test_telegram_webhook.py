@@ -20,12 +20,10 @@ from tests.plugins import (
     Agent,
     assert_ordered,
     journey_when,
-    runtime_on_own_nats,
     send_via_api,
     stages,
     stream_messages,
     subscribe,
-    wait_connected,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,35 +34,19 @@ CHAT = 424242
 
 
 @pytest.fixture
-def own_nats(settings, transactional_db):
-    """(server, runtime): a runtime on a nats-server this test may stop."""
-    with runtime_on_own_nats(settings) as pair:
-        yield pair
-
-
-@pytest.fixture
 def sandbox(live_server):
     with TelegramSandbox(token=TOKEN, hub_url=live_server.url, secret=SECRET) as server:
         yield server
 
 
-def telegram_instance(sandbox: TelegramSandbox, agent_url: str = "", **fields) -> Instance:
-    values = {"token": TOKEN, "webhook_secret": SECRET, "base_url": sandbox.url, **fields}
-    instance = Instance.objects.create(name="tg", channel_type="telegram", agent_url=agent_url, **values)
-    sandbox.instance_id = str(instance.pk)
-    return instance
+@pytest.fixture
+def instance_defaults():
+    return {"name": "tg", "channel_type": "telegram", "token": TOKEN, "webhook_secret": SECRET}
 
 
-def stored(external_id: str | None = None) -> Message:
-    rows = Message.objects.filter(direction=Message.INBOUND)
-    if external_id is not None:
-        rows = rows.filter(external_id=external_id)
-    return wait_for(rows.first)
-
-
-def test_update_is_stored_and_the_agents_reply_reaches_telegram(runtime, live_server, sandbox):
+def test_update_is_stored_and_the_agents_reply_reaches_telegram(runtime, live_server, sandbox, new_instance, stored):
     with Agent(live_server.url, text="pong") as agent:
-        instance = telegram_instance(sandbox, agent.url)
+        instance = new_instance(agent.url)
         update = sandbox.update("ping", chat_id=CHAT)
         response = sandbox.post(update)
         assert response.status_code == 200 and response.json()["published"] == 1
@@ -90,8 +72,8 @@ def test_update_is_stored_and_the_agents_reply_reaches_telegram(runtime, live_se
     assert agent.notifications[0]["channelType"] == "telegram"
 
 
-def test_without_agent_the_journey_has_t0_to_t4_in_order(runtime, live_server, sandbox):
-    telegram_instance(sandbox)
+def test_without_agent_the_journey_has_t0_to_t4_in_order(runtime, live_server, sandbox, new_instance, stored):
+    new_instance()
     [response] = sandbox.emit(1)
     assert response.status_code == 200
     message = stored()
@@ -102,8 +84,8 @@ def test_without_agent_the_journey_has_t0_to_t4_in_order(runtime, live_server, s
     assert_ordered(journey, ["T1", "T2", "T3", "T4"])
 
 
-def test_published_event_carries_t0_t1_t2_in_its_timings(runtime, live_server, sandbox):
-    instance = telegram_instance(sandbox)
+def test_published_event_carries_t0_t1_t2_in_its_timings(runtime, live_server, sandbox, new_instance):
+    instance = new_instance()
     events = subscribe(runtime, f"message.received.telegram.{instance.pk}")
     update = sandbox.update("timed")
     assert sandbox.post(update).status_code == 200
@@ -118,8 +100,8 @@ def test_published_event_carries_t0_t1_t2_in_its_timings(runtime, live_server, s
 
 
 @pytest.mark.parametrize("update_type", ["edited_message", "channel_post"])
-def test_edited_messages_and_channel_posts_are_stored(runtime, live_server, sandbox, update_type):
-    telegram_instance(sandbox)
+def test_edited_messages_and_channel_posts_are_stored(runtime, live_server, sandbox, new_instance, stored, update_type):
+    new_instance()
     update = sandbox.update("changed", chat_id=-100123, update_type=update_type)
     assert sandbox.post(update).status_code == 200
     message = stored()
@@ -128,8 +110,8 @@ def test_edited_messages_and_channel_posts_are_stored(runtime, live_server, sand
     assert stages(journey)["T0"] == update[update_type].get("edit_date", update[update_type]["date"]) * 1000.0
 
 
-def test_garbage_date_gives_no_t0_but_the_rest_is_tracked(runtime, live_server, sandbox):
-    telegram_instance(sandbox)
+def test_garbage_date_gives_no_t0_but_the_rest_is_tracked(runtime, live_server, sandbox, new_instance, stored):
+    new_instance()
     assert sandbox.post(sandbox.update("undated", date="yesterday")).status_code == 200
     message = stored()
     journey = journey_when(live_server, message.correlation_id, lambda j: j["status"] == "completed")
@@ -138,8 +120,10 @@ def test_garbage_date_gives_no_t0_but_the_rest_is_tracked(runtime, live_server, 
 
 
 @pytest.mark.parametrize("secret", ["wrong-secret", ""], ids=["wrong", "missing"])
-def test_wrong_or_missing_secret_token_is_refused_and_nothing_is_published(runtime, live_server, sandbox, secret):
-    telegram_instance(sandbox)
+def test_wrong_or_missing_secret_token_is_refused_and_nothing_is_published(
+    runtime, live_server, sandbox, new_instance, secret
+):
+    new_instance()
     response = sandbox.post(sandbox.update("intruder"), secret=secret)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "INVALID_SECRET_TOKEN"
@@ -147,22 +131,22 @@ def test_wrong_or_missing_secret_token_is_refused_and_nothing_is_published(runti
     assert not Message.objects.exists() and len(get_journey_tracker()) == 0
 
 
-def test_instance_without_a_webhook_secret_refuses_every_update(runtime, live_server, sandbox):
-    telegram_instance(sandbox, webhook_secret="")
+def test_instance_without_a_webhook_secret_refuses_every_update(runtime, live_server, sandbox, new_instance):
+    new_instance(webhook_secret="")
     response = sandbox.post(sandbox.update("open door?"), secret="anything")
     assert response.status_code == 403 and response.json()["error"]["code"] == "WEBHOOK_NOT_CONFIGURED"
     assert stream_messages(runtime) == 0
 
 
-def test_secret_of_one_instance_is_refused_by_another(runtime, live_server, sandbox):
-    telegram_instance(sandbox, webhook_secret="secret-of-b")
+def test_secret_of_one_instance_is_refused_by_another(runtime, live_server, sandbox, new_instance):
+    new_instance(webhook_secret="secret-of-b")
     response = sandbox.post(sandbox.update("hi"), secret=SECRET)
     assert response.status_code == 401
     assert stream_messages(runtime) == 0
 
 
-def test_malformed_json_is_refused_with_invalid_json(runtime, live_server, sandbox):
-    telegram_instance(sandbox)
+def test_malformed_json_is_refused_with_invalid_json(runtime, live_server, sandbox, new_instance):
+    new_instance()
     response = sandbox.post(None, raw=b'{"update_id": 1, "message": ')
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_JSON"
     assert stream_messages(runtime) == 0
@@ -172,15 +156,15 @@ def test_malformed_json_is_refused_with_invalid_json(runtime, live_server, sandb
     ("payload", "code"),
     [({"update_id": 5}, "NO_MESSAGE"), ([1, 2], "NO_MESSAGE"), ({"update_id": 5, "message": {}}, "INVALID_PAYLOAD")],
 )
-def test_payload_without_a_usable_message_is_refused(runtime, live_server, sandbox, payload, code):
-    telegram_instance(sandbox)
+def test_payload_without_a_usable_message_is_refused(runtime, live_server, sandbox, new_instance, payload, code):
+    new_instance()
     response = sandbox.post(payload)
     assert response.status_code == 400 and response.json()["error"]["code"] == code
     assert stream_messages(runtime) == 0 and not Message.objects.exists()
 
 
-def test_update_type_we_do_not_handle_is_acknowledged_and_counted(runtime, live_server, sandbox):
-    telegram_instance(sandbox)
+def test_update_type_we_do_not_handle_is_acknowledged_and_counted(runtime, live_server, sandbox, new_instance):
+    new_instance()
     before = ignored_counts().get(("telegram", "callback_query"), 0)
     response = sandbox.post({"update_id": 77, "callback_query": {"id": "cb-1", "data": "yes"}})
     assert response.status_code == 200 and response.json()["ignored"] == 1
@@ -188,8 +172,8 @@ def test_update_type_we_do_not_handle_is_acknowledged_and_counted(runtime, live_
     assert stream_messages(runtime) == 0
 
 
-def test_non_json_content_type_is_refused_with_415(runtime, live_server, sandbox):
-    telegram_instance(sandbox)
+def test_non_json_content_type_is_refused_with_415(runtime, live_server, sandbox, new_instance):
+    new_instance()
     response = httpx.post(
         sandbox.webhook_url,
         content=b"update_id=1",
@@ -198,9 +182,9 @@ def test_non_json_content_type_is_refused_with_415(runtime, live_server, sandbox
     assert response.status_code == 415 and response.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
-def test_body_above_the_upload_limit_is_refused_with_413(runtime, live_server, sandbox, settings):
+def test_body_above_the_upload_limit_is_refused_with_413(runtime, live_server, sandbox, new_instance, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 512
-    telegram_instance(sandbox)
+    new_instance()
     response = sandbox.post(sandbox.update("x" * 1000))
     assert response.status_code == 413 and response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert stream_messages(runtime) == 0
@@ -214,24 +198,21 @@ def test_unknown_instance_and_other_channel_type_are_not_found(runtime, live_ser
         assert response.status_code == 404 and response.json()["error"]["code"] == "INSTANCE_NOT_FOUND"
 
 
-def test_get_is_not_allowed(runtime, live_server, sandbox):
-    telegram_instance(sandbox)
+def test_get_is_not_allowed(runtime, live_server, sandbox, new_instance):
+    new_instance()
     response = httpx.get(sandbox.webhook_url)
     assert response.status_code == 405 and response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 
-def test_nats_down_answers_503_and_the_retried_update_is_stored_once(own_nats, live_server, sandbox):
-    server, runtime = own_nats
-    telegram_instance(sandbox)
+def test_nats_down_answers_503_and_the_retried_update_is_stored_once(
+    nats_outage, live_server, sandbox, new_instance, stored
+):
+    new_instance()
     update = sandbox.update("while down")
-    server.stop()
-    wait_connected(runtime, False)
-    response = sandbox.post(update)
-    assert response.status_code == 503 and response.json()["error"]["code"] == "NATS_UNAVAILABLE"
-    assert not Message.objects.exists()
-
-    server.start()
-    wait_connected(runtime, True)
+    with nats_outage():
+        response = sandbox.post(update)
+        assert response.status_code == 503 and response.json()["error"]["code"] == "NATS_UNAVAILABLE"
+        assert not Message.objects.exists()
     assert sandbox.post(update).status_code == 200  # Telegram retries the same update
     assert sandbox.post(update).status_code == 200  # ... and once more: still one message
     message = stored()
@@ -243,14 +224,10 @@ def test_nats_down_answers_503_and_the_retried_update_is_stored_once(own_nats, l
 # --- outbound: sendMessage errors per the Bot API ------------------------------------------------------
 
 
-def outcome(message_id: str) -> Message:
-    return wait_for(
-        lambda: Message.objects.filter(external_id=message_id, status__in=[Message.SENT, Message.FAILED]).first()
-    )
-
-
-def test_429_with_retry_after_is_retried_after_that_delay_then_sent(runtime, live_server, sandbox):
-    instance = telegram_instance(sandbox)
+def test_429_with_retry_after_is_retried_after_that_delay_then_sent(
+    runtime, live_server, sandbox, new_instance, outcome
+):
+    instance = new_instance()
     sandbox.retry_after_s = 1
     sandbox.fail_next(429)
     message = outcome(send_via_api(live_server, str(instance.pk), str(CHAT), "eventually"))
@@ -261,16 +238,18 @@ def test_429_with_retry_after_is_retried_after_that_delay_then_sent(runtime, liv
     assert sandbox.sends == [{"chat_id": str(CHAT), "text": "eventually"}]
 
 
-def test_5xx_is_transient_and_retried(runtime, live_server, sandbox):
-    instance = telegram_instance(sandbox)
+def test_5xx_is_transient_and_retried(runtime, live_server, sandbox, new_instance, outcome):
+    instance = new_instance()
     sandbox.fail_next(500, count=2)
     message = outcome(send_via_api(live_server, str(instance.pk), str(CHAT)))
     assert message.status == Message.SENT and message.attempts == 3
     assert [a.status for a in sandbox.attempts] == [500, 500, 200]
 
 
-def test_blocked_bot_fails_the_message_permanently_with_the_reason(runtime, live_server, sandbox):
-    instance = telegram_instance(sandbox)
+def test_blocked_bot_fails_the_message_permanently_with_the_reason(
+    runtime, live_server, sandbox, new_instance, outcome
+):
+    instance = new_instance()
     sandbox.blocked_chats.add(str(CHAT))
     message = outcome(send_via_api(live_server, str(instance.pk), str(CHAT)))
     assert message.status == Message.FAILED and message.attempts == 1
@@ -278,19 +257,21 @@ def test_blocked_bot_fails_the_message_permanently_with_the_reason(runtime, live
     assert sandbox.sends == [] and [a.status for a in sandbox.attempts] == [403]
 
 
-def test_wrong_bot_token_fails_permanently_without_leaking_it(runtime, live_server, sandbox):
-    instance = telegram_instance(sandbox, token="999:not-the-token")
+def test_wrong_bot_token_fails_permanently_without_leaking_it(runtime, live_server, sandbox, new_instance, outcome):
+    instance = new_instance(token="999:not-the-token")
     message = outcome(send_via_api(live_server, str(instance.pk), str(CHAT)))
     assert message.status == Message.FAILED and "401" in message.error
     assert "not-the-token" not in message.error
 
 
-def test_unreachable_telegram_is_retried_then_given_up(runtime, live_server, sandbox, monkeypatch):
+def test_unreachable_telegram_is_retried_then_given_up(
+    runtime, live_server, sandbox, new_instance, outcome, monkeypatch
+):
     from messaging.consumers import OutboundDispatcher
 
     monkeypatch.setattr(OutboundDispatcher, "max_attempts", 2)
     monkeypatch.setattr(OutboundDispatcher, "backoff_s", 0.01)
-    instance = telegram_instance(sandbox, token=TOKEN, base_url="http://127.0.0.1:9")  # nothing listens there
+    instance = new_instance(token=TOKEN, base_url="http://127.0.0.1:9")  # nothing listens there
     message = outcome(send_via_api(live_server, str(instance.pk), str(CHAT)))
     assert message.status == Message.FAILED and message.attempts == 2
     assert "gave up after 2 attempts" in message.error and "unreachable" in message.error

@@ -21,12 +21,10 @@ from tests.plugins import (
     Agent,
     assert_ordered,
     journey_when,
-    runtime_on_own_nats,
     send_via_api,
     stages,
     stream_messages,
     subscribe,
-    wait_connected,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,13 +34,7 @@ ACCESS_TOKEN = "EAAG-sandbox-access"
 PHONE_NUMBER_ID = "106540352242922"
 VERIFY_TOKEN = "verify-me-please"
 WA_ID = "15551234567"
-
-
-@pytest.fixture
-def own_nats(settings, transactional_db):
-    """(server, runtime): a runtime on a nats-server this test may stop."""
-    with runtime_on_own_nats(settings) as pair:
-        yield pair
+CONFIG = {"phoneNumberId": PHONE_NUMBER_ID, "verifyToken": VERIFY_TOKEN}
 
 
 @pytest.fixture
@@ -58,29 +50,22 @@ def sandbox(live_server):
         yield server
 
 
-def whatsapp_instance(sandbox: WhatsAppSandbox, agent_url: str = "", config: dict | None = None, **fields) -> Instance:
-    values = {"token": ACCESS_TOKEN, "webhook_secret": APP_SECRET, "base_url": sandbox.url, **fields}
-    config = {"phoneNumberId": PHONE_NUMBER_ID, "verifyToken": VERIFY_TOKEN} if config is None else config
-    instance = Instance.objects.create(name="wa", channel_type="whatsapp", agent_url=agent_url, config=config, **values)
-    sandbox.instance_id = str(instance.pk)
-    return instance
+@pytest.fixture
+def instance_defaults():
+    return {
+        "name": "wa",
+        "channel_type": "whatsapp",
+        "token": ACCESS_TOKEN,
+        "webhook_secret": APP_SECRET,
+        "config": CONFIG,
+    }
 
 
-def stored(**filters) -> Message:
-    return wait_for(Message.objects.filter(direction=Message.INBOUND, **filters).first)
-
-
-def outcome(message_id: str) -> Message:
-    return wait_for(
-        lambda: Message.objects.filter(
-            external_id=message_id, status__in=[Message.SENT, Message.DELIVERED, Message.FAILED]
-        ).first()
-    )
-
-
-def test_message_is_stored_the_reply_is_sent_and_its_delivery_records_t12(runtime, live_server, sandbox):
+def test_message_is_stored_the_reply_is_sent_and_its_delivery_records_t12(
+    runtime, live_server, sandbox, new_instance, stored
+):
     with Agent(live_server.url, text="pong") as agent:
-        instance = whatsapp_instance(sandbox, agent.url)
+        instance = new_instance(agent.url)
         webhook = sandbox.message_webhook("ping", wa_id=WA_ID)
         response = sandbox.post(webhook)
         assert response.status_code == 200 and response.json()["published"] == 1
@@ -110,8 +95,8 @@ def test_message_is_stored_the_reply_is_sent_and_its_delivery_records_t12(runtim
     assert stages(journey)["T12"] % 1000 == 0
 
 
-def test_without_agent_the_journey_has_t0_to_t4_in_order(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_without_agent_the_journey_has_t0_to_t4_in_order(runtime, live_server, sandbox, new_instance, stored):
+    new_instance()
     [response] = sandbox.emit(1)
     assert response.status_code == 200
     journey = journey_when(live_server, stored().correlation_id, lambda j: j["status"] == "completed")
@@ -120,8 +105,8 @@ def test_without_agent_the_journey_has_t0_to_t4_in_order(runtime, live_server, s
     assert_ordered(journey, ["T1", "T2", "T3", "T4"])
 
 
-def test_published_event_carries_t0_t1_t2_in_its_timings(runtime, live_server, sandbox):
-    instance = whatsapp_instance(sandbox)
+def test_published_event_carries_t0_t1_t2_in_its_timings(runtime, live_server, sandbox, new_instance):
+    instance = new_instance()
     events = subscribe(runtime, f"message.received.whatsapp.{instance.pk}")
     webhook = sandbox.message_webhook("timed")
     assert sandbox.post(webhook).status_code == 200
@@ -133,23 +118,23 @@ def test_published_event_carries_t0_t1_t2_in_its_timings(runtime, live_server, s
     assert timings["pluginReceivedAt"] <= timings["eventPublishedAt"]
 
 
-def test_api_version_from_config_is_used_for_sends(runtime, live_server, sandbox):
+def test_api_version_from_config_is_used_for_sends(runtime, live_server, sandbox, new_instance, outcome):
     sandbox.deliver_after_ms = None
-    instance = whatsapp_instance(sandbox, config={"phoneNumberId": PHONE_NUMBER_ID, "apiVersion": "v19.0"})
+    instance = new_instance(config={"phoneNumberId": PHONE_NUMBER_ID, "apiVersion": "v19.0"})
     message = outcome(send_via_api(live_server, str(instance.pk), WA_ID))
     assert message.status == Message.SENT
     assert sandbox.attempts[0].path == f"/v19.0/{PHONE_NUMBER_ID}/messages"
 
 
-def test_image_message_is_stored_with_its_type_and_summary(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_image_message_is_stored_with_its_type_and_summary(runtime, live_server, sandbox, new_instance, stored):
+    new_instance()
     assert sandbox.post(sandbox.message_webhook(kind="image")).status_code == 200
     message = stored()
     assert (message.message_type, message.text) == ("image", "[image]")
 
 
-def test_several_messages_in_one_webhook_are_all_stored(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_several_messages_in_one_webhook_are_all_stored(runtime, live_server, sandbox, new_instance):
+    new_instance()
     first, second = (sandbox.message_webhook(f"m{n}") for n in (1, 2))
     value = first["entry"][0]["changes"][0]["value"]
     value["messages"] += second["entry"][0]["changes"][0]["value"]["messages"]
@@ -159,8 +144,8 @@ def test_several_messages_in_one_webhook_are_all_stored(runtime, live_server, sa
     assert sorted(Message.objects.values_list("text", flat=True)) == ["m1", "m2"]
 
 
-def test_garbage_timestamp_gives_no_t0_but_the_rest_is_tracked(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_garbage_timestamp_gives_no_t0_but_the_rest_is_tracked(runtime, live_server, sandbox, new_instance, stored):
+    new_instance()
     assert sandbox.post(sandbox.message_webhook("undated", timestamp="yesterday")).status_code == 200
     journey = journey_when(live_server, stored().correlation_id, lambda j: j["status"] == "completed")
     assert [c["stage"] for c in journey["checkpoints"]] == ["T1", "T2", "T3", "T4"]
@@ -171,8 +156,8 @@ def test_garbage_timestamp_gives_no_t0_but_the_rest_is_tracked(runtime, live_ser
     ["sha256=" + "0" * 64, "", "sha1=abc", "not-a-signature"],
     ids=["wrong-digest", "missing", "other-algorithm", "garbage"],
 )
-def test_bad_signature_is_refused_and_nothing_is_published(runtime, live_server, sandbox, signature):
-    whatsapp_instance(sandbox)
+def test_bad_signature_is_refused_and_nothing_is_published(runtime, live_server, sandbox, new_instance, signature):
+    new_instance()
     content = json.dumps(sandbox.message_webhook("intruder")).encode()
     headers = {"Content-Type": "application/json"}
     if signature:
@@ -183,8 +168,8 @@ def test_bad_signature_is_refused_and_nothing_is_published(runtime, live_server,
     assert not Message.objects.exists() and len(get_journey_tracker()) == 0
 
 
-def test_signature_over_a_tampered_body_is_refused(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_signature_over_a_tampered_body_is_refused(runtime, live_server, sandbox, new_instance):
+    new_instance()
     content = json.dumps(sandbox.message_webhook("original")).encode()
     signature = sandbox.sign(content)
     response = sandbox.post(None, raw=content.replace(b"original", b"tampered"), signature=signature)
@@ -192,9 +177,9 @@ def test_signature_over_a_tampered_body_is_refused(runtime, live_server, sandbox
     assert stream_messages(runtime) == 0
 
 
-def test_signature_valid_for_one_instance_is_refused_by_another(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox, webhook_secret="secret-of-a")
-    other = whatsapp_instance(sandbox, webhook_secret="secret-of-b")
+def test_signature_valid_for_one_instance_is_refused_by_another(runtime, live_server, sandbox, new_instance, stored):
+    new_instance(webhook_secret="secret-of-a")
+    other = new_instance(webhook_secret="secret-of-b")
     assert sandbox.instance_id == str(other.pk)
     response = sandbox.post(sandbox.message_webhook("for a"), secret="secret-of-a")
     assert response.status_code == 401
@@ -202,22 +187,22 @@ def test_signature_valid_for_one_instance_is_refused_by_another(runtime, live_se
     assert stored().text == "for b"
 
 
-def test_uppercase_hex_signature_is_accepted(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_uppercase_hex_signature_is_accepted(runtime, live_server, sandbox, new_instance):
+    new_instance()
     content = json.dumps(sandbox.message_webhook("shouting")).encode()
     signature = "sha256=" + sandbox.sign(content).removeprefix("sha256=").upper()
     assert sandbox.post(None, raw=content, signature=signature).status_code == 200
 
 
-def test_instance_without_an_app_secret_refuses_every_webhook(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox, webhook_secret="")
+def test_instance_without_an_app_secret_refuses_every_webhook(runtime, live_server, sandbox, new_instance):
+    new_instance(webhook_secret="")
     response = sandbox.post(sandbox.message_webhook("open door?"), secret="")
     assert response.status_code == 403 and response.json()["error"]["code"] == "WEBHOOK_NOT_CONFIGURED"
     assert stream_messages(runtime) == 0
 
 
-def test_malformed_json_is_refused_with_invalid_json(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_malformed_json_is_refused_with_invalid_json(runtime, live_server, sandbox, new_instance):
+    new_instance()
     response = sandbox.post(None, raw=b'{"object": "whatsapp_business_account", "entry": [')
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_JSON"
     assert stream_messages(runtime) == 0
@@ -234,15 +219,15 @@ def test_malformed_json_is_refused_with_invalid_json(runtime, live_server, sandb
         ),
     ],
 )
-def test_payload_without_a_usable_message_is_refused(runtime, live_server, sandbox, payload, code):
-    whatsapp_instance(sandbox)
+def test_payload_without_a_usable_message_is_refused(runtime, live_server, sandbox, new_instance, payload, code):
+    new_instance()
     response = sandbox.post(payload)
     assert response.status_code == 400 and response.json()["error"]["code"] == code
     assert stream_messages(runtime) == 0 and not Message.objects.exists()
 
 
-def test_webhook_fields_we_do_not_handle_are_acknowledged_and_counted(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_webhook_fields_we_do_not_handle_are_acknowledged_and_counted(runtime, live_server, sandbox, new_instance):
+    new_instance()
     before = ignored_counts().get(("whatsapp", "account_update"), 0)
     change = {"field": "account_update", "value": {"event": "VERIFIED"}}
     payload = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
@@ -252,8 +237,8 @@ def test_webhook_fields_we_do_not_handle_are_acknowledged_and_counted(runtime, l
     assert stream_messages(runtime) == 0
 
 
-def test_read_status_and_unknown_delivered_ids_are_acknowledged(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_read_status_and_unknown_delivered_ids_are_acknowledged(runtime, live_server, sandbox, new_instance):
+    new_instance()
     before = ignored_counts().get(("whatsapp", "unmatched_receipt"), 0)
     read = sandbox.post(sandbox.status_webhook("wamid.nope", WA_ID, status="read"))
     delivered = sandbox.post(sandbox.status_webhook("wamid.nope", WA_ID))
@@ -262,8 +247,8 @@ def test_read_status_and_unknown_delivered_ids_are_acknowledged(runtime, live_se
     assert ignored_counts()[("whatsapp", "unmatched_receipt")] == before + 1
 
 
-def test_non_json_content_type_is_refused_with_415(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_non_json_content_type_is_refused_with_415(runtime, live_server, sandbox, new_instance):
+    new_instance()
     content = b"entry=1"
     response = httpx.post(
         sandbox.webhook_url,
@@ -273,9 +258,9 @@ def test_non_json_content_type_is_refused_with_415(runtime, live_server, sandbox
     assert response.status_code == 415 and response.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
-def test_body_above_the_upload_limit_is_refused_with_413(runtime, live_server, sandbox, settings):
+def test_body_above_the_upload_limit_is_refused_with_413(runtime, live_server, sandbox, new_instance, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 512
-    whatsapp_instance(sandbox)
+    new_instance()
     response = sandbox.post(sandbox.message_webhook("x" * 1000))
     assert response.status_code == 413 and response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
@@ -290,8 +275,8 @@ def test_telegram_instance_is_not_found_on_the_whatsapp_webhook(runtime, live_se
 # --- subscription verification (GET) ---------------------------------------------------------------
 
 
-def test_verification_with_the_right_token_answers_the_challenge_as_text(runtime, live_server, sandbox):
-    whatsapp_instance(sandbox)
+def test_verification_with_the_right_token_answers_the_challenge_as_text(runtime, live_server, sandbox, new_instance):
+    new_instance()
     response = sandbox.subscribe(challenge="1158201444")
     assert response.status_code == 200 and response.text == "1158201444"
     assert response.headers["Content-Type"].startswith("text/plain")
@@ -300,32 +285,29 @@ def test_verification_with_the_right_token_answers_the_challenge_as_text(runtime
 @pytest.mark.parametrize(
     ("query", "config"),
     [
-        ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"}, None),
-        ({"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"}, None),
-        ({"hub.challenge": "1"}, None),
+        ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"}, CONFIG),
+        ({"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"}, CONFIG),
+        ({"hub.challenge": "1"}, CONFIG),
         ({"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}, {"phoneNumberId": PHONE_NUMBER_ID}),
     ],
     ids=["wrong-token", "wrong-mode", "no-parameters", "instance-without-verify-token"],
 )
-def test_verification_failure_is_forbidden(runtime, live_server, sandbox, query, config):
-    whatsapp_instance(sandbox, config=config)
+def test_verification_failure_is_forbidden(runtime, live_server, sandbox, new_instance, query, config):
+    new_instance(config=config)
     response = httpx.get(sandbox.webhook_url, params=query)
     assert response.status_code == 403 and response.json()["error"]["code"] == "VERIFICATION_FAILED"
     assert response.text != "1"  # the challenge is never echoed
 
 
-def test_nats_down_answers_503_and_the_retried_webhook_is_stored_once(own_nats, live_server, sandbox):
-    server, runtime = own_nats
-    whatsapp_instance(sandbox)
+def test_nats_down_answers_503_and_the_retried_webhook_is_stored_once(
+    nats_outage, live_server, sandbox, new_instance, stored
+):
+    new_instance()
     webhook = sandbox.message_webhook("while down")
-    server.stop()
-    wait_connected(runtime, False)
-    response = sandbox.post(webhook)
-    assert response.status_code == 503 and response.json()["error"]["code"] == "NATS_UNAVAILABLE"
-    assert not Message.objects.exists()
-
-    server.start()
-    wait_connected(runtime, True)
+    with nats_outage():
+        response = sandbox.post(webhook)
+        assert response.status_code == 503 and response.json()["error"]["code"] == "NATS_UNAVAILABLE"
+        assert not Message.objects.exists()
     assert sandbox.post(webhook).status_code == 200  # Meta retries the same webhook
     assert sandbox.post(webhook).status_code == 200
     assert stored().text == "while down"
@@ -336,10 +318,10 @@ def test_nats_down_answers_503_and_the_retried_webhook_is_stored_once(own_nats, 
 # --- outbound: Cloud API errors -------------------------------------------------------------------------
 
 
-def test_rate_limit_429_is_retried_then_sent(runtime, live_server, sandbox):
+def test_rate_limit_429_is_retried_then_sent(runtime, live_server, sandbox, new_instance, outcome):
     sandbox.deliver_after_ms = None
     sandbox.retry_after_s = 0.5
-    instance = whatsapp_instance(sandbox)
+    instance = new_instance()
     sandbox.fail_next(429)
     message = outcome(send_via_api(live_server, str(instance.pk), WA_ID, "eventually"))
     assert message.status == Message.SENT and message.attempts == 2
@@ -349,16 +331,18 @@ def test_rate_limit_429_is_retried_then_sent(runtime, live_server, sandbox):
     assert message.platform_message_id == sandbox.sends[0]["wamid"]
 
 
-def test_server_error_is_transient_and_retried(runtime, live_server, sandbox):
+def test_server_error_is_transient_and_retried(runtime, live_server, sandbox, new_instance, outcome):
     sandbox.deliver_after_ms = None
-    instance = whatsapp_instance(sandbox)
+    instance = new_instance()
     sandbox.fail_next(500)
     message = outcome(send_via_api(live_server, str(instance.pk), WA_ID))
     assert message.status == Message.SENT and [a.status for a in sandbox.attempts] == [500, 200]
 
 
-def test_undeliverable_recipient_fails_the_message_permanently_with_the_reason(runtime, live_server, sandbox):
-    instance = whatsapp_instance(sandbox)
+def test_undeliverable_recipient_fails_the_message_permanently_with_the_reason(
+    runtime, live_server, sandbox, new_instance, outcome
+):
+    instance = new_instance()
     sandbox.undeliverable.add(WA_ID)
     message = outcome(send_via_api(live_server, str(instance.pk), WA_ID))
     assert message.status == Message.FAILED and message.attempts == 1
@@ -366,21 +350,23 @@ def test_undeliverable_recipient_fails_the_message_permanently_with_the_reason(r
     assert sandbox.sends == []
 
 
-def test_wrong_access_token_fails_permanently(runtime, live_server, sandbox):
-    instance = whatsapp_instance(sandbox, token="EAAG-expired")
+def test_wrong_access_token_fails_permanently(runtime, live_server, sandbox, new_instance, outcome):
+    instance = new_instance(token="EAAG-expired")
     message = outcome(send_via_api(live_server, str(instance.pk), WA_ID))
     assert message.status == Message.FAILED and "401" in message.error and "code 190" in message.error
 
 
-def test_instance_without_phone_number_id_fails_sends_permanently(runtime, live_server, sandbox):
-    instance = whatsapp_instance(sandbox, config={"verifyToken": VERIFY_TOKEN})
+def test_instance_without_phone_number_id_fails_sends_permanently(runtime, live_server, sandbox, new_instance, outcome):
+    instance = new_instance(config={"verifyToken": VERIFY_TOKEN})
     message = outcome(send_via_api(live_server, str(instance.pk), WA_ID))
     assert message.status == Message.FAILED and "phoneNumberId" in message.error
     assert sandbox.attempts == []
 
 
-def test_a_receipt_that_overtakes_the_send_bookkeeping_is_applied_when_the_id_is_stored(runtime, live_server, sandbox):
-    instance = whatsapp_instance(sandbox)
+def test_a_receipt_that_overtakes_the_send_bookkeeping_is_applied_when_the_id_is_stored(
+    runtime, live_server, sandbox, new_instance
+):
+    instance = new_instance()
     outbound = Message.objects.create(
         instance=instance, direction=Message.OUTBOUND, chat_id=WA_ID, external_id="ours-1", correlation_id="evt-r"
     )
