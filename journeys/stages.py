@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 # Stage -> checkpoint name, in journey order. There is no T6: the agent is an external black box.
 JOURNEY_STAGES: Final[dict[str, str]] = {
@@ -90,3 +90,25 @@ LATENCY_LABELS: Final[dict[str, str]] = {
     "omniProcessing": "Omni processing (excl. agent)",
     "internalProcessing": "Internal processing (our code)",
 }
+
+# "DB write (T3→T4)" -> "DB write": for places that show the stages beside the label.
+LATENCY_SHORT_LABELS: Final[dict[str, str]] = {key: label.split(" (")[0] for key, label in LATENCY_LABELS.items()}
+
+# The simple keys between consecutive stages (T5→T7 included: there is no T6), in journey order: the steps a
+# journey's time divides into, T11→T12 last.
+STEP_LATENCIES: Final[tuple[str, ...]] = tuple(
+    key for key, (end, start) in SIMPLE_LATENCIES.items() if STAGE_COLUMN[end] == STAGE_COLUMN[start] + 1
+)
+
+LatencyKind = Literal["internal", "platform", "external", "total"]
+
+
+def latency_kind(key: str) -> LatencyKind:
+    """Whose time a latency key is: our code, a platform leg (the receipt included), the agent, or a total."""
+    if key in INTERNAL_STAGES:
+        return "internal"
+    if key == "agentRoundTrip":
+        return "external"
+    if key in PLATFORM_LEGS or key == "deliveryReceipt":
+        return "platform"
+    return "total"

@@ -22,10 +22,10 @@ from journeys.cli.analysis import journey_bottleneck, summary_bottlenecks
 from journeys.cli.thresholds import THRESHOLDS, grade
 from journeys.stages import (
     LATENCY_LABELS,
-    PLATFORM_LEGS,
     SIMPLE_LATENCIES,
     STAGE_LABELS,
     STAGE_ORDER,
+    latency_kind,
 )
 
 # Columns when the output is not a terminal (files, pipes, tests): there is no screen to fit, and tables are as
@@ -39,6 +39,7 @@ GRADE_STYLES: Final[dict[str, str]] = {"acceptable": "green", "warning": "yellow
 STATUS_STYLES: Final[dict[str, str]] = {"completed": "green", "active": "yellow", "abandoned": "red"}
 # Steps the design's table does not grade, coloured by whose time they are.
 _EXTERNAL_STYLE, _PLATFORM_STYLE, _INTERNAL_STYLE = "magenta", "blue", "cyan"
+_KIND_STYLES = {"external": _EXTERNAL_STYLE, "platform": _PLATFORM_STYLE}  # our code and totals: internal
 CHANNEL_NAMES: Final[dict[str, str]] = {"telegram": "Telegram", "whatsapp": "WhatsApp", "discord": "Discord"}
 
 SECTIONS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
@@ -171,11 +172,7 @@ def style_for(latency_key: str | None, value: float | None) -> str:
     graded = grade(latency_key, value) if latency_key else None
     if graded is not None:
         return GRADE_STYLES[graded]
-    if latency_key == "agentRoundTrip":
-        return _EXTERNAL_STYLE
-    if latency_key in PLATFORM_LEGS or latency_key == "deliveryReceipt":
-        return _PLATFORM_STYLE
-    return _INTERNAL_STYLE
+    return _KIND_STYLES.get(latency_kind(latency_key) if latency_key else "", _INTERNAL_STYLE)
 
 
 def _graded(latency_key: str, value: float | None) -> str:

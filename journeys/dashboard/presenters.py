@@ -15,19 +15,9 @@ from django.urls import reverse
 from journeys.cli.analysis import journey_bottleneck, summary_bottlenecks
 from journeys.cli.render import fmt_ms, fmt_share
 from journeys.cli.thresholds import THRESHOLDS, grade
-from journeys.stages import INTERNAL_STAGES, LATENCY_KEYS, LATENCY_LABELS, PLATFORM_LEGS
+from journeys.stages import LATENCY_KEYS, LATENCY_LABELS, LATENCY_SHORT_LABELS, latency_kind
 
 ROW_TEMPLATE = "journeys/dashboard/_journey_row.html"
-
-
-def stage_kind(key: str) -> str:
-    if key in INTERNAL_STAGES:
-        return "internal"
-    if key == "agentRoundTrip":
-        return "external"
-    if key in PLATFORM_LEGS or key == "deliveryReceipt":
-        return "platform"
-    return "total"
 
 
 def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,7 +34,7 @@ def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "key": key,
                 "label": LATENCY_LABELS[key],
-                "kind": stage_kind(key),
+                "kind": latency_kind(key),
                 "count": stats.get("count", 0),
                 "negative": stats.get("negative", 0),
                 "avg": fmt_ms(stats.get("avg")),
@@ -86,7 +76,7 @@ def journey_row(journey: dict[str, Any]) -> dict[str, Any]:
         "round_trip": fmt_ms(latencies.get("totalRoundTrip")),
         "round_trip_grade": grade("totalRoundTrip", latencies.get("totalRoundTrip")),
         "internal": fmt_ms(latencies.get("internalProcessing")),
-        "bottleneck": f"{LATENCY_LABELS[worst.latency_key].split(' (')[0]} {fmt_ms(worst.value_ms)}" if worst else "—",
+        "bottleneck": f"{LATENCY_SHORT_LABELS[worst.latency_key]} {fmt_ms(worst.value_ms)}" if worst else "—",
     }
 
 

@@ -9,30 +9,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from journeys.cli.render import fmt_ms, fmt_precision
 from journeys.cli.thresholds import grade
-from journeys.stages import LATENCY_LABELS, STAGE_LABELS
-
-Kind = Literal["platform", "internal", "external"]
-
-# Consecutive stages, in journey order: (latency key, from, to, whose time it is).
-SEGMENTS: tuple[tuple[str, str, str, Kind], ...] = (
-    ("channelProcessing", "T0", "T1", "platform"),
-    ("eventPublish", "T1", "T2", "internal"),
-    ("natsDelivery", "T2", "T3", "internal"),
-    ("dbWrite", "T3", "T4", "internal"),
-    ("agentNotification", "T4", "T5", "internal"),
-    ("agentRoundTrip", "T5", "T7", "external"),
-    ("apiProcessing", "T7", "T8", "internal"),
-    ("outboundEventPublish", "T8", "T9", "internal"),
-    ("outboundNatsDelivery", "T9", "T10", "internal"),
-    ("platformSend", "T10", "T11", "platform"),
-    ("deliveryReceipt", "T11", "T12", "platform"),  # drawn only when a receipt arrived
+from journeys.stages import (
+    LATENCY_SHORT_LABELS,
+    SIMPLE_LATENCIES,
+    STAGE_COLUMN,
+    STAGE_LABELS,
+    STEP_LATENCIES,
+    LatencyKind,
+    latency_kind,
 )
-_AGENT_KEYS = frozenset({"agentNotification", "agentRoundTrip", "apiProcessing", "outboundEventPublish",
-                         "outboundNatsDelivery", "platformSend"})  # fmt: skip
+
+# One row per step between consecutive stages, in journey order: (latency key, from, to).
+SEGMENTS: tuple[tuple[str, str, str], ...] = tuple(
+    (key, SIMPLE_LATENCIES[key][1], SIMPLE_LATENCIES[key][0]) for key in STEP_LATENCIES
+)
+_T4 = STAGE_COLUMN["T4"]  # the steps from here on exist only where an agent answers
 KIND_LABELS: dict[str, str] = {
     "platform": "platform leg (outside our process)",
     "internal": "our code",
@@ -45,7 +40,7 @@ class Row:
     key: str
     start: str
     end: str
-    kind: Kind
+    kind: LatencyKind
     label: str
     value_ms: float | None = None
     left: float = 0.0  # % of the axis
@@ -93,10 +88,10 @@ def build_waterfall(journey: dict[str, Any]) -> Waterfall:
         return round((t - origin) / span * 100.0, 4)
 
     rows = []
-    for key, start, end, kind in SEGMENTS:
+    for key, start, end in SEGMENTS:
         if key == "deliveryReceipt" and "T12" not in times:
-            continue
-        label = LATENCY_LABELS[key].split(" (")[0]  # "DB write (T3→T4)" -> "DB write"
+            continue  # drawn only when a receipt arrived
+        kind, label = latency_kind(key), LATENCY_SHORT_LABELS[key]
         if start in times and end in times:
             a, b = times[start], times[end]
             lo, hi = min(a, b), max(a, b)
@@ -126,7 +121,7 @@ def build_waterfall(journey: dict[str, Any]) -> Waterfall:
 
 def _missing_reason(journey: dict[str, Any], key: str, start: str, end: str, times: dict[str, float]) -> str:
     absent = [stage for stage in (start, end) if stage not in times]
-    if journey.get("path") == "no-agent" and key in _AGENT_KEYS:
+    if journey.get("path") == "no-agent" and STAGE_COLUMN[start] >= _T4:
         return "no agent on this instance"
     if journey.get("status") == "active":
         return f"not yet recorded ({', '.join(absent)})"
