@@ -37,6 +37,7 @@ import nats
 import numpy as np
 import uvicorn
 
+from journeys.stages import INTERNAL_STAGES
 from tests.nats_server import NatsServer, free_port
 from tests.reliability.harness import (
     API_KEY,
@@ -57,15 +58,6 @@ MAX_IN_FLIGHT = 100  # outstanding webhooks at most: Telegram's own ceiling (set
 AGENT_CONNECTIONS = 20
 REQUEST_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 600.0  # an overloaded server may take minutes to work off what it accepted
-INTERNAL_STAGES = (
-    "eventPublish",
-    "natsDelivery",
-    "dbWrite",
-    "agentNotification",
-    "apiProcessing",
-    "outboundEventPublish",
-    "outboundNatsDelivery",
-)
 
 
 class SimulatedAgent:
