@@ -44,15 +44,6 @@ def merge_timings(tracker: JourneyTracker, metadata: EventMetadata) -> None:
             tracker.record_checkpoint(metadata.correlation_id, stage, name, timestamp)
 
 
-def _chat_of(msg: Msg) -> tuple[str, str]:
-    """(instance, chat) of a `message.sent` event, for ordering; a malformed one gets a key of its own."""
-    try:
-        event = Event.from_json(msg.data)
-        return str(event.metadata.instance_id), str(event.payload["chatId"])
-    except (ValueError, KeyError):
-        return "", str(id(msg))
-
-
 @dataclass
 class _Turn:
     """A message's place in its chat's queue of platform calls."""
@@ -175,11 +166,24 @@ class OutboundDispatcher:
         """Hand each message to a task of its own (the runtime's stop waits for them) and return."""
         assert self._slots is not None
         for msg in msgs:
+            try:
+                event = Event.from_json(msg.data)
+                payload = event.payload
+                outbound = OutboundMessage(
+                    message_id=str(payload["messageId"]),
+                    chat_id=str(payload["chatId"]),
+                    text=str(payload.get("text", "")),
+                    correlation_id=event.metadata.correlation_id,
+                )
+            except (ValueError, KeyError) as exc:
+                log.error("dropping a malformed message.sent event: %r", exc)
+                await msg.term()
+                continue
             await self._slots.acquire()
-            chat = _chat_of(msg)
+            chat = (str(event.metadata.instance_id), outbound.chat_id)
             turn = _Turn(after=self._last_turn.get(chat), done=asyncio.get_running_loop().create_future())
             self._last_turn[chat] = turn.done
-            task = self.runtime.spawn(self.dispatch(msg, turn))
+            task = self.runtime.spawn(self.dispatch(msg, event, outbound, turn))
             task.add_done_callback(lambda _task, chat=chat, turn=turn: self._finished(chat, turn))
 
     def _finished(self, chat: tuple[str, str], turn: _Turn) -> None:
@@ -189,20 +193,7 @@ class OutboundDispatcher:
         if self._last_turn.get(chat) is turn.done:
             del self._last_turn[chat]
 
-    async def dispatch(self, msg: Msg, turn: _Turn | None = None) -> None:
-        try:
-            event = Event.from_json(msg.data)
-            payload = event.payload
-            outbound = OutboundMessage(
-                message_id=str(payload["messageId"]),
-                chat_id=str(payload["chatId"]),
-                text=str(payload.get("text", "")),
-                correlation_id=event.metadata.correlation_id,
-            )
-        except (ValueError, KeyError) as exc:
-            log.error("dropping a malformed message.sent event: %r", exc)
-            await msg.term()
-            return
+    async def dispatch(self, msg: Msg, event: Event, outbound: OutboundMessage, turn: _Turn) -> None:
         metadata = event.metadata
         # The cache first: a thread hop per reply for a lookup that is almost always cached showed in T9->T10.
         instance = cached_instance_config(metadata.instance_id or "") or await sync_to_async(
@@ -225,13 +216,11 @@ class OutboundDispatcher:
             return
         if _timed(metadata):
             merge_timings(self.runtime.tracker, metadata)
-        if turn is not None:
-            await turn.wait()
+        await turn.wait()
         try:
             outcome, detail, attempts = await self._send(plugin, instance.channel_type, outbound, metadata, msg)
         finally:
-            if turn is not None:
-                turn.end()
+            turn.end()
         if outcome == "sent":
             MESSAGES_SENT.labels(self.channel, "sent").inc()
             await sync_to_async(mark_sent, thread_sensitive=False)(instance.id, outbound.message_id, detail, attempts)
