@@ -25,10 +25,10 @@ class Command(StaticfilesRunserver):
             self.check(display_num_errors=True)
         self.check_migrations()
         connections.close_all()  # opened by the migration check, in a thread that serves nothing
-        host = f"[{self.addr}]" if self._raw_ipv6 else "0.0.0.0" if self.addr == "0" else self.addr
+        host = "0.0.0.0" if self.addr == "0" else self.addr  # Django's shorthand; an IPv6 address comes bare
         with serving_runtime():
-            self.on_bind(self.port)
-            started = run_asgi_server(host.strip("[]"), int(self.port), log_level="warning")
+            self.on_bind(self.port)  # Django's banner (it brackets an IPv6 address itself)
+            started = run_asgi_server(host, int(self.port), log_level="warning")
         if not started:
-            self.stderr.write(f"Error: could not listen on {host}:{self.port}.")
+            self.stderr.write(f"Error: could not listen on {host} port {self.port}.")
             os._exit(1)  # sys.exit would only end this thread under the autoreloader
