@@ -22,6 +22,7 @@ from journeys.tracker import get_journey_tracker, now_ms
 from omni_project.asgi import application
 from tests.conftest import API_KEY
 from tests.nats_server import free_port
+from tests.pipeline import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +34,7 @@ def asgi_url(runtime) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()
-    deadline = now_ms() + 10_000
-    while not server.started and now_ms() < deadline:
-        threading.Event().wait(0.02)
-    assert server.started, "uvicorn did not start"
+    wait_for(lambda: server.started, 10)
     yield f"127.0.0.1:{config.port}"
     server.should_exit = True
     thread.join(timeout=15)
@@ -85,12 +83,9 @@ def test_a_journey_finished_in_the_pipeline_is_pushed_to_an_open_dashboard(asgi_
     assert [c["stage"] for c in journey["checkpoints"]] == ["T0", "T1", "T2", "T3", "T4"]
     assert f'data-correlation-id="{cid}"' in message["html"] and 'data-channel="telegram"' in message["html"]
     feed = current_feed()
-    wait = threading.Event()
-    for _ in range(100):  # the last viewer left: the feed closes its subscription
-        if feed.viewers == 0 and not feed.subscribed.is_set():
-            break
-        wait.wait(0.05)
-    assert feed.forwarded == 1 and feed.viewers == 0 and not feed.subscribed.is_set()
+    # The last viewer left: the feed closes its subscription.
+    wait_for(lambda: feed.viewers == 0 and not feed.subscribed.is_set(), 5)
+    assert feed.forwarded == 1
 
 
 async def wait_subscribed() -> None:
