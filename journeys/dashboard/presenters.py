@@ -37,7 +37,6 @@ def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "kind": latency_kind(key),
                 "count": stats.get("count", 0),
                 "negative": stats.get("negative", 0),
-                "avg": fmt_ms(stats.get("avg")),
                 "p50": fmt_ms(p50),
                 "p95": fmt_ms(p95),
                 "p99": fmt_ms(p99),

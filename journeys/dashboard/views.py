@@ -76,9 +76,9 @@ def index(request: HttpRequest) -> HttpResponse:
     since = now_ms() - WINDOW_MS
     scope = {"channel": filters["channel"] or None, "instance_id": filters["instanceId"] or None}
     summary = tracker.get_summary(since, **scope)
-    recent = tracker.list_journeys(limit=RECENT_LIMIT, since=since, status=filters["status"] or None, **scope)
-    slowest = tracker.list_journeys(limit=SLOWEST_LIMIT, since=since, slowest=filters["slowest"],
-                                    status=filters["status"] or None, **scope)  # fmt: skip
+    listed = {**scope, "since": since, "status": filters["status"] or None}
+    recent = tracker.list_journeys(limit=RECENT_LIMIT, **listed)
+    slowest = tracker.list_journeys(limit=SLOWEST_LIMIT, slowest=filters["slowest"], **listed)
     context = _base_context(filters, errors)
     context.update(
         summary=summary,
@@ -87,7 +87,6 @@ def index(request: HttpRequest) -> HttpResponse:
         recent=[journey_row(j) for j in recent],
         slowest=[journey_row(j) for j in slowest],
         slowest_label=LATENCY_LABELS[filters["slowest"]],
-        slowest_key=filters["slowest"],
     )
     return render(request, "journeys/dashboard/index.html", context)
 
@@ -95,9 +94,10 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_GET
 @dashboard_access
 def journey(request: HttpRequest, correlation_id: str) -> HttpResponse:
-    found = get_journey_tracker().get_journey(correlation_id)
+    tracker = get_journey_tracker()
+    found = tracker.get_journey(correlation_id)
     if found is None:
-        context = {"correlation_id": correlation_id, "ttl_min": get_journey_tracker().ttl_ms / 60_000}
+        context = {"correlation_id": correlation_id, "ttl_min": tracker.ttl_ms / 60_000}
         return render(request, "journeys/dashboard/journey_missing.html", context, status=404)
     context = {
         "journey": found,
